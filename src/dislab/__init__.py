@@ -1,0 +1,3 @@
+"""dislab: disentangled representation learning, the Locatello et al. (ICML 2019) study."""
+
+__version__ = "0.1.0"
