@@ -59,7 +59,9 @@ class StateSpace:
     def __init__(self, factor_sizes: Sequence[int]):
         sizes = np.asarray(factor_sizes, dtype=np.int64)
         if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
-            raise ValueError(f"factor sizes must be a non-empty list of positive ints, got {factor_sizes}")
+            raise ValueError(
+                f"factor sizes must be a non-empty list of positive ints, got {factor_sizes}"
+            )
         self.factor_sizes = tuple(int(s) for s in sizes)
         self.bases = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
         self.num_states = int(np.prod(sizes))

@@ -1,0 +1,472 @@
+"""A small vectorised numpy ray caster for procedural look-alike datasets.
+
+World coordinates are right-handed with ``z`` up. A scene is a sequence of shapes
+(:class:`Plane`, :class:`Box`, :class:`Sphere`, :class:`Cylinder`, :class:`Capsule`); each
+shape's position in that sequence is its *label*. Rendering happens in two steps so that
+colours can be chosen after the (expensive) geometry:
+
+1. :func:`trace` casts one ray per sub-pixel from a :class:`Camera`, finds the nearest hit,
+   and shades it with a :class:`Lighting` (ambient + Lambert + optional headlight + Blinn-Phong
+   specular, hard or soft shadows from one directional light). It returns a :class:`Trace`:
+   per sub-pixel label, diffuse factor and specular term.
+2. :meth:`Trace.colour` turns albedos into an image. Because the shading is linear in the
+   albedo, :meth:`Trace.weights` can also precompute, per pixel, one weight per *group* of
+   labels; an image is then ``weights @ group_colours + constant`` (see :meth:`Trace.colour`).
+
+Shading of a hit point ``p`` with unit normal ``n`` (facing the ray), unit direction to the
+light ``l``, unit direction to the eye ``v``, half vector ``h = (l + v)/|l + v|`` and light
+visibility ``s`` in [0, 1] (fraction of unoccluded shadow rays)::
+
+    diffuse  = ambient + headlight * max(n.v, 0) + intensity * s * max(n.l, 0)
+    specular = specular * s * max(n.h, 0) ** shininess        (only where n.l > 0)
+    colour   = albedo * diffuse + specular                     (white highlight)
+
+Example::
+
+    cam = Camera(target=(0, 0, 0.5), distance=6, azimuth=20, elevation=15, fov=40)
+    scene = [Plane((0, 0, 0), (0, 0, 1)), Sphere((0, 0, 0.5), 0.5)]
+    image = trace(cam, scene, Lighting(direction=(-1, -1, 2))).colour(
+        [(0.8, 0.8, 0.8), (1.0, 0.2, 0.1)], background=(0.6, 0.85, 1.0))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = 1e-6
+"""Smallest accepted ray distance; shadow rays start this far (scaled) off the surface."""
+
+MISS = -1
+"""Label of a ray that hits no shape (background)."""
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    """``v / |v|`` along the last axis."""
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def rotation_z(degrees: float) -> np.ndarray:
+    """3x3 matrix of a counter-clockwise rotation about ``+z`` (seen from above)."""
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _vec(x) -> np.ndarray:
+    v = np.asarray(x, dtype=np.float64)
+    if v.shape != (3,):
+        raise ValueError(f"expected a 3-vector, got shape {v.shape}")
+    return v
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("...i,...i->...", a, b)
+
+
+# -- camera --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Camera:
+    """A camera looking at ``target`` from ``distance`` at ``azimuth``/``elevation`` (degrees).
+
+    The eye is ``target + R_z(azimuth) @ (0, -distance*cos(elev), distance*sin(elev))``: at
+    azimuth 0 the camera stands on the ``-y`` side looking towards ``+y``; positive azimuth
+    turns it counter-clockwise about the vertical axis through the target. Image rows go
+    down, columns go right; rays pass through pixel centres (or a regular sub-pixel grid).
+
+    ``fov`` is the vertical field of view of the pinhole in degrees. With ``ortho_height`` set,
+    the projection is orthographic instead: parallel rays along the viewing direction, the
+    image spanning ``ortho_height`` world units vertically (``fov`` is then ignored).
+    """
+
+    target: Sequence[float] = (0.0, 0.0, 0.0)
+    distance: float = 5.0
+    azimuth: float = 0.0
+    elevation: float = 20.0
+    fov: float = 45.0
+    width: int = 64
+    height: int = 64
+    ortho_height: float | None = None
+
+    @property
+    def eye(self) -> np.ndarray:
+        el = math.radians(self.elevation)
+        offset = np.array([0.0, -math.cos(el), math.sin(el)]) * self.distance
+        return _vec(self.target) + rotation_z(self.azimuth) @ offset
+
+    def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit ``(forward, right, up)`` vectors of the view (``up`` is perpendicular)."""
+        forward = normalize(_vec(self.target) - self.eye)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        if np.linalg.norm(right) < EPS:
+            raise ValueError("camera looks straight up or down; elevation must be in (-90, 90)")
+        right = normalize(right)
+        return forward, right, np.cross(right, forward)
+
+    def rays(self, supersample: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Ray origins and unit directions, each ``[height, width, s*s, 3]`` (``s=supersample``).
+
+        Sub-pixel ``k = a*s + b`` sits at ``((row + (a + .5)/s), (col + (b + .5)/s))``.
+        """
+        s = int(supersample)
+        if s < 1:
+            raise ValueError(f"supersample must be >= 1, got {supersample}")
+        forward, right, up = self.basis()
+        sub = (np.arange(s) + 0.5) / s
+        rows = (np.arange(self.height)[:, None] + sub[None, :]).reshape(-1)
+        cols = (np.arange(self.width)[:, None] + sub[None, :]).reshape(-1)
+        # image-plane coordinates in [-1, 1] (vertical) scaled by the aspect ratio horizontally
+        y = 1.0 - 2.0 * rows / self.height
+        x = (2.0 * cols / self.width - 1.0) * (self.width / self.height)
+        y = y.reshape(self.height, 1, s, 1)
+        x = x.reshape(1, self.width, 1, s)
+        y, x = np.broadcast_arrays(y, x)
+        y = y.reshape(self.height, self.width, s * s, 1)
+        x = x.reshape(self.height, self.width, s * s, 1)
+        if self.ortho_height is None:
+            half = math.tan(math.radians(self.fov) / 2.0)
+            directions = normalize(forward + half * (x * right + y * up))
+            origins = np.broadcast_to(self.eye, directions.shape)
+        else:
+            half = self.ortho_height / 2.0
+            origins = self.eye + half * (x * right + y * up)
+            directions = np.broadcast_to(forward, origins.shape)
+        return origins, directions
+
+
+# -- shapes ---------------------------------------------------------------------------------
+# Every shape has ``intersect(o, d) -> (t, n)`` for ray origins ``o`` and unit directions ``d``
+# of shape [N, 3]: ``t`` [N] is the nearest distance > EPS (``inf`` on a miss) and ``n`` [N, 3]
+# the unit outward normal there (undefined where ``t`` is inf). ``casts_shadow`` says whether
+# the shape blocks shadow rays.
+
+
+@dataclass(frozen=True)
+class Plane:
+    """The infinite plane through ``point`` with normal ``normal``: ``(x - point).normal = 0``.
+
+    Ray distance ``t = (point - o).n / (d.n)``.
+    """
+
+    point: Sequence[float]
+    normal: Sequence[float]
+    casts_shadow: bool = True
+
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = normalize(_vec(self.normal))
+        denom = d @ n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = ((_vec(self.point) - o) @ n) / denom
+        t = np.where(np.isfinite(t) & (t > EPS), t, np.inf)
+        return t, np.broadcast_to(n, d.shape)
+
+
+@dataclass(frozen=True)
+class Sphere:
+    """The ball ``|x - center| <= radius``; ``t`` solves ``|o + t d - c|^2 = r^2``."""
+
+    center: Sequence[float]
+    radius: float
+    casts_shadow: bool = True
+
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = _vec(self.center)
+        t = _ray_sphere(o - c, d, self.radius)
+        with np.errstate(invalid="ignore"):
+            n = (o + t[:, None] * d - c) / self.radius
+        return t, n
+
+
+@dataclass(frozen=True)
+class Box:
+    """An oriented box: ``center``, ``half_size`` along its own axes, turned by ``rotation``.
+
+    ``rotation`` is a 3x3 matrix whose columns are the box axes in world coordinates (default:
+    axis-aligned); :func:`rotation_z` gives a box turned about the vertical. Intersection uses
+    the slab method in box coordinates.
+    """
+
+    center: Sequence[float]
+    half_size: Sequence[float]
+    rotation: np.ndarray | None = None
+    casts_shadow: bool = True
+
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rot = np.eye(3) if self.rotation is None else np.asarray(self.rotation, dtype=np.float64)
+        half = _vec(self.half_size)
+        lo = (o - _vec(self.center)) @ rot  # = rot.T @ (o - c) per row
+        ld = d @ rot
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = 1.0 / ld
+            t1 = (-half - lo) * inv
+            t2 = (half - lo) * inv
+        # a ray parallel to a slab: inside it -> (-inf, inf), outside -> miss (nan -> handled)
+        t1 = np.where(np.isnan(t1), -np.inf, t1)
+        t2 = np.where(np.isnan(t2), -np.inf, t2)
+        near, far = np.minimum(t1, t2), np.maximum(t1, t2)
+        t_near, t_far = near.max(axis=1), far.min(axis=1)
+        hit = t_near <= t_far
+        front = hit & (t_near > EPS)
+        back = hit & ~front & (t_far > EPS)  # origin inside the box: leave through the far face
+        t = np.where(front, t_near, np.where(back, t_far, np.inf))
+        axis = np.where(front, near.argmax(axis=1), far.argmin(axis=1))
+        rows = np.arange(len(d))
+        local = np.zeros_like(ld)
+        sign = np.sign(ld[rows, axis])
+        local[rows, axis] = np.where(front, -sign, sign)
+        return t, local @ rot.T
+
+
+@dataclass(frozen=True)
+class Cylinder:
+    """A solid capped cylinder of ``radius`` around the segment ``p0 -> p1``."""
+
+    p0: Sequence[float]
+    p1: Sequence[float]
+    radius: float
+    casts_shadow: bool = True
+
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p0, p1 = _vec(self.p0), _vec(self.p1)
+        t, n = _ray_tube(o, d, p0, p1, self.radius)
+        axis = normalize(p1 - p0)
+        for centre, normal in ((p0, -axis), (p1, axis)):
+            tc = _ray_disc(o, d, centre, normal, self.radius)
+            closer = tc < t
+            t = np.where(closer, tc, t)
+            n = np.where(closer[:, None], normal, n)
+        return t, n
+
+
+@dataclass(frozen=True)
+class Capsule:
+    """All points within ``radius`` of the segment ``p0 -> p1`` (a tube with two half balls)."""
+
+    p0: Sequence[float]
+    p1: Sequence[float]
+    radius: float
+    casts_shadow: bool = True
+
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p0, p1 = _vec(self.p0), _vec(self.p1)
+        t, n = _ray_tube(o, d, p0, p1, self.radius)
+        for centre in (p0, p1):
+            ts = _ray_sphere(o - centre, d, self.radius)
+            closer = ts < t
+            t = np.where(closer, ts, t)
+            with np.errstate(invalid="ignore"):
+                ns = (o + ts[:, None] * d - centre) / self.radius
+            n = np.where(closer[:, None], ns, n)
+        return t, n
+
+
+Shape = Plane | Sphere | Box | Cylinder | Capsule
+
+
+def _ray_sphere(oc: np.ndarray, d: np.ndarray, radius: float) -> np.ndarray:
+    """Nearest ``t > EPS`` with ``|oc + t d| = radius`` (``d`` unit), else inf."""
+    b = _dot(oc, d)
+    disc = b * b - (_dot(oc, oc) - radius * radius)
+    root = np.sqrt(np.maximum(disc, 0.0))
+    t0, t1 = -b - root, -b + root
+    t = np.where(t0 > EPS, t0, np.where(t1 > EPS, t1, np.inf))
+    return np.where(disc >= 0.0, t, np.inf)
+
+
+def _ray_tube(o, d, p0, p1, radius) -> tuple[np.ndarray, np.ndarray]:
+    """Open tube (no caps) of ``radius`` around the segment ``p0 -> p1``.
+
+    With unit axis ``a``, ``w = o - p0`` and the parts perpendicular to ``a`` (``w_, d_``):
+    ``|w_ + t d_|^2 = r^2``; a root counts if its axial coordinate lies in ``[0, |p1 - p0|]``.
+    """
+    length = float(np.linalg.norm(p1 - p0))
+    a = (p1 - p0) / length
+    w = o - p0
+    dp = d - (d @ a)[:, None] * a
+    wp = w - (w @ a)[:, None] * a
+    qa = _dot(dp, dp)
+    qb = _dot(wp, dp)
+    qc = _dot(wp, wp) - radius * radius
+    disc = qb * qb - qa * qc
+    root = np.sqrt(np.maximum(disc, 0.0))
+    t = np.full(len(d), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for cand in ((-qb + root) / qa, (-qb - root) / qa):  # far first, near overrides
+            s = w @ a + cand * (d @ a)
+            ok = (disc >= 0) & (qa > EPS) & (cand > EPS) & (s >= 0) & (s <= length)
+            t = np.where(ok & (cand < t), cand, t)
+    with np.errstate(invalid="ignore"):
+        radial = wp + t[:, None] * dp
+    return t, radial / radius
+
+
+def _ray_disc(o, d, centre, normal, radius) -> np.ndarray:
+    """Distance to the disc of ``radius`` at ``centre`` in the plane with ``normal``."""
+    t, _ = Plane(centre, normal).intersect(o, d)
+    with np.errstate(invalid="ignore"):
+        inside = np.linalg.norm(o + t[:, None] * d - centre, axis=1) <= radius
+    return np.where(inside, t, np.inf)
+
+
+def cast(
+    origins: np.ndarray, directions: np.ndarray, shapes: Sequence[Shape]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest hit of each ray ``[N, 3]`` among ``shapes``: ``(t, normal, label)``.
+
+    ``label`` is the index of the shape hit (``MISS`` = -1 if none, then ``t`` is inf).
+    """
+    o = np.asarray(origins, dtype=np.float64).reshape(-1, 3)
+    d = np.asarray(directions, dtype=np.float64).reshape(-1, 3)
+    o = np.broadcast_to(o, d.shape) if len(o) == 1 else o
+    t = np.full(len(d), np.inf)
+    normal = np.zeros_like(d)
+    label = np.full(len(d), MISS, dtype=np.int64)
+    for index, shape in enumerate(shapes):
+        ts, ns = shape.intersect(o, d)
+        closer = ts < t
+        t = np.where(closer, ts, t)
+        normal = np.where(closer[:, None], ns, normal)
+        label[closer] = index
+    return t, normal, label
+
+
+def occluded(origins: np.ndarray, direction: np.ndarray, shapes: Sequence[Shape]) -> np.ndarray:
+    """Boolean ``[N]``: does a shape with ``casts_shadow`` block the ray ``origins + t*direction``?"""
+    blockers = [s for s in shapes if s.casts_shadow]
+    d = np.broadcast_to(np.asarray(direction, dtype=np.float64), origins.shape)
+    blocked = np.zeros(len(origins), dtype=bool)
+    for shape in blockers:
+        todo = ~blocked
+        if not todo.any():
+            break
+        t, _ = shape.intersect(origins[todo], d[todo])
+        blocked[todo] = np.isfinite(t)
+    return blocked
+
+
+# -- lighting -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Lighting:
+    """One directional light plus ambient, headlight and specular terms (see module doc).
+
+    ``direction`` points from the scene *towards* the light (it need not be unit length).
+    ``shadow_softness`` is the light's angular radius in degrees: 0 gives hard shadows; with
+    ``shadow_samples > 1`` the visibility is the fraction of shadow rays, spread over that
+    cone on a fixed (deterministic) sunflower pattern, that reach the light.
+    """
+
+    direction: Sequence[float] = (-1.0, -1.0, 2.0)
+    intensity: float = 0.7
+    ambient: float = 0.3
+    headlight: float = 0.0
+    specular: float = 0.0
+    shininess: float = 32.0
+    shadow_softness: float = 0.0
+    shadow_samples: int = 1
+
+    def shadow_directions(self) -> np.ndarray:
+        """Unit directions ``[k, 3]`` of the shadow rays (``k = 1`` for hard shadows)."""
+        centre = normalize(_vec(self.direction))
+        k = int(self.shadow_samples)
+        if self.shadow_softness <= 0.0 or k <= 1:
+            return centre[None, :]
+        helper = np.array([1.0, 0.0, 0.0]) if abs(centre[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+        e1 = normalize(np.cross(centre, helper))
+        e2 = np.cross(centre, e1)
+        i = np.arange(k) + 0.5
+        radius = math.tan(math.radians(self.shadow_softness)) * np.sqrt(i / k)
+        angle = i * math.pi * (3.0 - math.sqrt(5.0))  # golden angle
+        offsets = radius[:, None] * (np.cos(angle)[:, None] * e1 + np.sin(angle)[:, None] * e2)
+        return normalize(centre + offsets)
+
+
+# -- tracing and colouring ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Trace:
+    """Per sub-pixel result of :func:`trace`; arrays are ``[height, width, samples]``.
+
+    ``label``: shape index or ``MISS``; ``depth``: ray distance (inf on a miss);
+    ``diffuse``: the factor multiplying the albedo; ``specular``: the additive white term.
+    """
+
+    label: np.ndarray
+    depth: np.ndarray
+    diffuse: np.ndarray
+    specular: np.ndarray
+
+    def weights(self, groups: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Precomputed colouring maps for labels merged into groups.
+
+        ``groups[label]`` is the group (``0..G-1``) of each shape. Returns ``(w, spec, miss)``:
+        ``w`` ``[H, W, G]`` is the sub-pixel mean of ``diffuse`` over samples of each group,
+        ``spec`` ``[H, W]`` the mean specular term and ``miss`` ``[H, W]`` the background
+        coverage. The image for group colours ``C`` ``[G, 3]`` and background ``b`` is
+        ``w @ C + spec[..., None] + miss[..., None] * b``.
+        """
+        groups = np.asarray(groups, dtype=np.int64)
+        num_groups = int(groups.max()) + 1 if groups.size else 0
+        samples = self.label.shape[-1]
+        hit = self.label != MISS
+        group = np.where(hit, groups[np.where(hit, self.label, 0)], -1)
+        w = np.stack(
+            [np.where(group == g, self.diffuse, 0.0).sum(-1) for g in range(num_groups)], axis=-1
+        )
+        return (w / samples, self.specular.mean(-1), (~hit).mean(-1))
+
+    def colour(self, albedo: Sequence[Sequence[float]], background=(0.0, 0.0, 0.0)) -> np.ndarray:
+        """RGB image ``[H, W, 3]`` (not clipped) for one albedo per shape and a background."""
+        albedo = np.asarray(albedo, dtype=np.float64).reshape(-1, 3)
+        w, spec, miss = self.weights(np.arange(len(albedo)))
+        return w @ albedo + spec[..., None] + miss[..., None] * np.asarray(background, float)
+
+
+def trace(
+    camera: Camera, shapes: Sequence[Shape], lighting: Lighting, supersample: int = 1
+) -> Trace:
+    """Cast the camera's rays into ``shapes`` and shade the hits (see module doc)."""
+    origins, directions = camera.rays(supersample)
+    grid = origins.shape[:-1]
+    o = origins.reshape(-1, 3)
+    d = directions.reshape(-1, 3)
+    t, normal, label = cast(o, d, shapes)
+    hit = label != MISS
+    diffuse = np.zeros(len(d))
+    specular = np.zeros(len(d))
+    if hit.any():
+        p = o[hit] + t[hit, None] * d[hit]
+        n = normal[hit]
+        view = -d[hit]
+        n = np.where((_dot(n, view) < 0.0)[:, None], -n, n)  # face the viewer
+        light = normalize(_vec(lighting.direction))
+        lambert = np.maximum(n @ light, 0.0)
+        visible = _visibility(p, n, lambert > 0.0, lighting, shapes)
+        half = normalize(light + view)
+        glossy = np.where(lambert > 0.0, np.maximum(_dot(n, half), 0.0) ** lighting.shininess, 0)
+        diffuse[hit] = (
+            lighting.ambient
+            + lighting.headlight * np.maximum(_dot(n, view), 0.0)
+            + lighting.intensity * visible * lambert
+        )
+        specular[hit] = lighting.specular * visible * glossy
+    return Trace(
+        label=label.reshape(grid),
+        depth=t.reshape(grid),
+        diffuse=diffuse.reshape(grid),
+        specular=specular.reshape(grid),
+    )
+
+
+def _visibility(points, normals, lit, lighting: Lighting, shapes) -> np.ndarray:
+    """Fraction of shadow rays from ``points`` (only where ``lit``) that reach the light."""
+    visible = np.zeros(len(points))
+    if not lit.any():
+        return visible
+    start = points[lit] + 1e-4 * normals[lit]  # leave the surface to avoid self-shadowing
+    directions = lighting.shadow_directions()
+    for direction in directions:
+        visible[lit] += ~occluded(start, direction, shapes)
+    return visible / len(directions)
