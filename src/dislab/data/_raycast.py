@@ -18,7 +18,7 @@ light ``l``, unit direction to the eye ``v``, half vector ``h = (l + v)/|l + v|`
 visibility ``s`` in [0, 1] (fraction of unoccluded shadow rays)::
 
     diffuse  = ambient + headlight * max(n.v, 0) + intensity * s * max(n.l, 0)
-    specular = specular * s * max(n.h, 0) ** shininess        (only where n.l > 0)
+    specular = specular * s * max(n.l, 0) * max(n.h, 0) ** shininess
     colour   = albedo * diffuse + specular                     (white highlight)
 
 Example::
@@ -99,12 +99,13 @@ class Camera:
         return _vec(self.target) + rotation_z(self.azimuth) @ offset
 
     def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Unit ``(forward, right, up)`` vectors of the view (``up`` is perpendicular)."""
+        """Unit ``(forward, right, up)`` vectors of the view.
+
+        ``right = R_z(azimuth) @ (1, 0, 0)`` stays horizontal (no roll), so straight-down
+        views (elevation 90) work too; ``up = right x forward``.
+        """
         forward = normalize(_vec(self.target) - self.eye)
-        right = np.cross(forward, [0.0, 0.0, 1.0])
-        if np.linalg.norm(right) < EPS:
-            raise ValueError("camera looks straight up or down; elevation must be in (-90, 90)")
-        right = normalize(right)
+        right = rotation_z(self.azimuth) @ np.array([1.0, 0.0, 0.0])
         return forward, right, np.cross(right, forward)
 
     def rays(self, supersample: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -117,14 +118,13 @@ class Camera:
             raise ValueError(f"supersample must be >= 1, got {supersample}")
         forward, right, up = self.basis()
         sub = (np.arange(s) + 0.5) / s
-        rows = (np.arange(self.height)[:, None] + sub[None, :]).reshape(-1)
-        cols = (np.arange(self.width)[:, None] + sub[None, :]).reshape(-1)
-        # image-plane coordinates in [-1, 1] (vertical) scaled by the aspect ratio horizontally
-        y = 1.0 - 2.0 * rows / self.height
-        x = (2.0 * cols / self.width - 1.0) * (self.width / self.height)
-        y = y.reshape(self.height, 1, s, 1)
-        x = x.reshape(1, self.width, 1, s)
-        y, x = np.broadcast_arrays(y, x)
+        rows = np.arange(self.height)[:, None, None, None] + sub[:, None]  # [H, 1, s, 1]
+        cols = np.arange(self.width)[:, None, None] + sub  # [W, 1, s]
+        # image-plane coordinates: y in [-1, 1] upwards, x scaled by the aspect ratio
+        y, x = np.broadcast_arrays(
+            1.0 - 2.0 * rows / self.height,
+            (2.0 * cols / self.width - 1.0) * (self.width / self.height),
+        )
         y = y.reshape(self.height, self.width, s * s, 1)
         x = x.reshape(self.height, self.width, s * s, 1)
         if self.ortho_height is None:
@@ -197,28 +197,25 @@ class Box:
 
     def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rot = np.eye(3) if self.rotation is None else np.asarray(self.rotation, dtype=np.float64)
-        half = _vec(self.half_size)
-        lo = (o - _vec(self.center)) @ rot  # = rot.T @ (o - c) per row
-        ld = d @ rot
+        half = _vec(self.half_size)[:, None]
+        lo = ((o - _vec(self.center)) @ rot).T  # [3, N]: rot.T @ (o - c), box coordinates
+        ld = (d @ rot).T
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / ld
             t1 = (-half - lo) * inv
             t2 = (half - lo) * inv
-        # a ray parallel to a slab: inside it -> (-inf, inf), outside -> miss (nan -> handled)
-        t1 = np.where(np.isnan(t1), -np.inf, t1)
-        t2 = np.where(np.isnan(t2), -np.inf, t2)
-        near, far = np.minimum(t1, t2), np.maximum(t1, t2)
-        t_near, t_far = near.max(axis=1), far.min(axis=1)
+        # fmin/fmax skip the nan of a ray lying exactly in a face's plane (counted as a miss)
+        near, far = np.fmin(t1, t2), np.fmax(t1, t2)
+        t_near = np.maximum(np.maximum(near[0], near[1]), near[2])
+        t_far = np.minimum(np.minimum(far[0], far[1]), far[2])
         hit = t_near <= t_far
         front = hit & (t_near > EPS)
         back = hit & ~front & (t_far > EPS)  # origin inside the box: leave through the far face
         t = np.where(front, t_near, np.where(back, t_far, np.inf))
-        axis = np.where(front, near.argmax(axis=1), far.argmin(axis=1))
-        rows = np.arange(len(d))
-        local = np.zeros_like(ld)
-        sign = np.sign(ld[rows, axis])
-        local[rows, axis] = np.where(front, -sign, sign)
-        return t, local @ rot.T
+        face = np.where(front, near == t_near, far == t_far)  # [3, N]: the axis of the face hit
+        local = np.where(face, np.where(front, -np.sign(ld), np.sign(ld)), 0.0)
+        local /= np.maximum(np.linalg.norm(local, axis=0), 1.0)  # edges: two faces at once
+        return t, local.T @ rot.T
 
 
 @dataclass(frozen=True)
@@ -317,6 +314,7 @@ def cast(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest hit of each ray ``[N, 3]`` among ``shapes``: ``(t, normal, label)``.
 
+    ``origins`` may also be one point ``[3]`` shared by all rays.
     ``label`` is the index of the shape hit (``MISS`` = -1 if none, then ``t`` is inf).
     """
     o = np.asarray(origins, dtype=np.float64).reshape(-1, 3)
@@ -335,7 +333,7 @@ def cast(
 
 
 def occluded(origins: np.ndarray, direction: np.ndarray, shapes: Sequence[Shape]) -> np.ndarray:
-    """Boolean ``[N]``: does a shape with ``casts_shadow`` block the ray ``origins + t*direction``?"""
+    """Boolean ``[N]``: does a ``casts_shadow`` shape block ``origins + t * direction``, t > 0?"""
     blockers = [s for s in shapes if s.casts_shadow]
     d = np.broadcast_to(np.asarray(direction, dtype=np.float64), origins.shape)
     blocked = np.zeros(len(origins), dtype=bool)
@@ -425,9 +423,21 @@ class Trace:
 
 
 def trace(
-    camera: Camera, shapes: Sequence[Shape], lighting: Lighting, supersample: int = 1
+    camera: Camera,
+    shapes: Sequence[Shape],
+    lighting: Lighting,
+    supersample: int = 1,
+    gloss: Sequence[float] | None = None,
 ) -> Trace:
-    """Cast the camera's rays into ``shapes`` and shade the hits (see module doc)."""
+    """Cast the camera's rays into ``shapes`` and shade the hits (see module doc).
+
+    ``supersample`` ``s`` casts ``s*s`` rays per pixel (anti-aliasing). ``gloss`` (one value
+    per shape, default all 1) multiplies the specular term of each shape: 0 gives a matte
+    surface.
+    """
+    shine = np.ones(len(shapes)) if gloss is None else np.asarray(gloss, dtype=np.float64)
+    if shine.shape != (len(shapes),):
+        raise ValueError(f"gloss needs one value per shape ({len(shapes)}), got {shine.shape}")
     origins, directions = camera.rays(supersample)
     grid = origins.shape[:-1]
     o = origins.reshape(-1, 3)
@@ -445,13 +455,13 @@ def trace(
         lambert = np.maximum(n @ light, 0.0)
         visible = _visibility(p, n, lambert > 0.0, lighting, shapes)
         half = normalize(light + view)
-        glossy = np.where(lambert > 0.0, np.maximum(_dot(n, half), 0.0) ** lighting.shininess, 0)
+        glossy = lambert * np.maximum(_dot(n, half), 0.0) ** lighting.shininess
         diffuse[hit] = (
             lighting.ambient
             + lighting.headlight * np.maximum(_dot(n, view), 0.0)
             + lighting.intensity * visible * lambert
         )
-        specular[hit] = lighting.specular * visible * glossy
+        specular[hit] = lighting.specular * shine[label[hit]] * visible * glossy
     return Trace(
         label=label.reshape(grid),
         depth=t.reshape(grid),

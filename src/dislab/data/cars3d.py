@@ -14,13 +14,15 @@ the file system.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 
-from dislab.data import _images
-from dislab.data._grid import grid_order
+from dislab.data import _images, _toys
+from dislab.data._grid import RenderedGrid, grid_order
+from dislab.data._raycast import Camera, Lighting
 from dislab.data.base import ArrayData
 from dislab.data.registry import DatasetInfo, register
 
@@ -30,6 +32,8 @@ NUM_ELEVATIONS, NUM_AZIMUTHS, NUM_OBJECTS = 4, 24, 183
 FACTOR_SIZES = (NUM_ELEVATIONS, NUM_AZIMUTHS, NUM_OBJECTS)
 FILE_SHAPE = (128, 128, 3, NUM_AZIMUTHS, NUM_ELEVATIONS)
 IMAGE_SIZE = 64
+#: What ``scipy.io.loadmat`` raises on a file that is not a readable MATLAB (< v7.3) file.
+_MAT_ERRORS = (ValueError, TypeError, OSError, NotImplementedError, scipy.io.matlab.MatReadError)
 
 
 def car_files(folder: str | Path) -> list[Path]:
@@ -43,7 +47,7 @@ def read_car_images(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         content = scipy.io.loadmat(path, variable_names=["im"])
-    except (ValueError, TypeError, OSError, NotImplementedError, scipy.io.matlab.MatReadError) as err:
+    except _MAT_ERRORS as err:
         raise ValueError(f"{path}: cannot read as a MATLAB file ({err})") from err
     if "im" not in content:
         raise ValueError(f"{path}: no variable 'im' in this MATLAB file")
@@ -76,21 +80,86 @@ def load_cars3d_images(folder: str | Path, num_objects: int = NUM_OBJECTS) -> np
     files = car_files(folder)
     if len(files) != num_objects:
         raise ValueError(f"{folder}: expected {num_objects} Cars3D .mat files, found {len(files)}")
-    images = np.concatenate([read_car_images(path) for path in files])
     features = np.concatenate([view_factors(i) for i in range(len(files))])
     sizes = (NUM_ELEVATIONS, NUM_AZIMUTHS, num_objects)
-    return images[grid_order(features, sizes, where=f"Cars3D files in {folder}")]
+    order = grid_order(features, sizes, where=f"Cars3D files in {folder}")
+    position = np.argsort(order)  # C-order index of each stored view (inverse permutation)
+    images = np.empty((len(order), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    views = NUM_AZIMUTHS * NUM_ELEVATIONS
+    for i, path in enumerate(files):  # file i holds stored views i*96 .. i*96+95
+        images[position[i * views : (i + 1) * views]] = read_car_images(path)
+    return images
 
 
-class Cars3D(ArrayData):
-    """The official Cars3D images (uint8, C-order over elevation, azimuth, object)."""
+class _Cars3DFactors:
+    """The factor description shared by the official data and the substitute."""
 
     name = "cars3d"
     all_factor_names = FACTOR_NAMES
     all_factor_sizes = FACTOR_SIZES
     latent_factor_indices = (0, 1, 2)
     observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 3)
+
+
+class Cars3D(_Cars3DFactors, ArrayData):
+    """The official Cars3D images (uint8, C-order over elevation, azimuth, object)."""
+
     source = "official"
+
+
+#: Substitute camera and light: azimuth 15 degrees per step, elevations 0, 10, 20, 30 degrees.
+AZIMUTH_STEP, ELEVATION_STEP = 15.0, 10.0
+_LIGHT = Lighting(
+    direction=(0.6, -1.0, 1.4),
+    intensity=0.65,
+    ambient=0.3,
+    headlight=0.15,
+    specular=0.35,
+    shininess=24.0,
+)
+_BACKGROUND = (1.0, 1.0, 1.0)
+_SEED = 0xCA53D
+
+
+@functools.lru_cache(maxsize=NUM_OBJECTS)
+def substitute_car(object_id: int) -> _toys.Toy:
+    """Car ``object_id`` of the substitute: proportions and style from
+    ``default_rng([0xCA53D, object_id])``, paint hue ``object_id * 0.618... mod 1`` (every
+    sixth car white, black or silver)."""
+    rng = np.random.default_rng([_SEED, object_id])
+    if object_id % 6 == 5:
+        paint = _toys.paint_colour(0.0, 0.03, (0.92, 0.12, 0.6)[(object_id // 6) % 3])
+    else:
+        paint = _toys.paint_colour(
+            object_id * 0.6180339887, rng.uniform(0.45, 0.9), rng.uniform(0.5, 0.95)
+        )
+    return _toys.car(rng, paint)
+
+
+class Cars3DSubstitute(_Cars3DFactors, RenderedGrid):
+    """PROCEDURAL SUBSTITUTE for Cars3D, not the real data: numbers on it are not comparable
+    with the paper.
+
+    Same factor grid as Cars3D (elevation 4, azimuth 24, object 183, all latent) and the same
+    ``(64, 64, 3)`` observations: 183 car-like toys (:func:`substitute_car`: body and cabin
+    boxes, wheels, paint varying with the object id) ray-cast on white under azimuth
+    ``15 * a`` and elevation ``10 * e`` degrees. Images are rendered on first use and cached.
+    """
+
+    def _render_states(self, all_factors: np.ndarray) -> np.ndarray:
+        out = np.empty((len(all_factors), *self.observation_shape), dtype=np.uint8)
+        for i, (elevation, azimuth, object_id) in enumerate(all_factors.tolist()):
+            camera = Camera(
+                target=(0.0, 0.0, 0.35),
+                distance=6.5,
+                fov=20.0,
+                azimuth=AZIMUTH_STEP * azimuth,
+                elevation=ELEVATION_STEP * elevation,
+                width=IMAGE_SIZE,
+                height=IMAGE_SIZE,
+            )
+            out[i] = _toys.render(substitute_car(object_id), camera, _LIGHT, _BACKGROUND)
+        return out
 
 
 def load_official(root: Path) -> Cars3D:
@@ -103,6 +172,9 @@ register(
         description="Cars3D: elevation 4, azimuth 24, object 183; 64x64 RGB",
         official_files=(f"{FOLDER}/*.mat",),
         load_official=load_official,
-        make_procedural=None,
+        make_procedural=Cars3DSubstitute,
+        procedural_note="substitute: 183 procedurally built car-like toys rendered under the "
+        "same 4 x 24 view grid; not the real Cars3D, numbers on it are not comparable with the "
+        "paper",
     )
 )

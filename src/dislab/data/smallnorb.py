@@ -10,14 +10,16 @@ instance is a nuisance drawn uniformly per sample. Observations are ``(64, 64, 1
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dislab.data import _images
-from dislab.data._grid import grid_order
+from dislab.data import _images, _toys
+from dislab.data._grid import RenderedGrid, grid_order
+from dislab.data._raycast import Camera, Lighting
 from dislab.data.base import ArrayData
 from dislab.data.registry import DatasetInfo, register
 
@@ -86,8 +88,7 @@ def _parse_norb_matrix(raw: np.ndarray, path: Path) -> np.ndarray:
     expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if raw.size != expected:
         raise ValueError(
-            f"{path}: {raw.size} bytes, but a {dtype} NORB matrix of shape {shape} "
-            f"needs {expected}"
+            f"{path}: {raw.size} bytes, but a {dtype} NORB matrix of shape {shape} needs {expected}"
         )
     return raw[header:].view(dtype).reshape(shape)
 
@@ -156,15 +157,85 @@ def load_smallnorb_images(
     return images[grid_order(features, factor_sizes, where=f"SmallNORB files in {folder}")]
 
 
-class SmallNORB(ArrayData):
-    """The official SmallNORB images (uint8, C-order over all five factors)."""
+class _SmallNORBFactors:
+    """The factor description shared by the official data and the substitute."""
 
     name = "smallnorb"
     all_factor_names = FACTOR_NAMES
     all_factor_sizes = FACTOR_SIZES
     latent_factor_indices = LATENT_FACTORS
     observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+class SmallNORB(_SmallNORBFactors, ArrayData):
+    """The official SmallNORB images (uint8, C-order over all five factors)."""
+
     source = "official"
+
+
+CATEGORIES = ("animal", "human", "airplane", "truck", "car")
+_BUILDERS = (_toys.animal, _toys.human, _toys.airplane, _toys.truck, _toys.car)
+#: Substitute views as in NORB: elevation 30 + 5 e degrees, azimuth 20 a degrees.
+ELEVATION_START, ELEVATION_STEP, AZIMUTH_STEP = 30.0, 5.0, 20.0
+_BACKGROUND = (0.45, 0.45, 0.45)
+_SEED = 0x4E0B
+
+
+def _light(azimuth: float, elevation: float, intensity: float, ambient: float) -> Lighting:
+    az, el = np.radians(azimuth), np.radians(elevation)
+    direction = (np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el))
+    return Lighting(direction=direction, intensity=intensity, ambient=ambient, specular=0.15)
+
+
+#: The six lighting conditions of the substitute (light azimuth, elevation, intensity, ambient).
+LIGHTINGS = tuple(
+    _light(*c)
+    for c in (
+        (-45, 60, 0.75, 0.25),
+        (45, 60, 0.75, 0.25),
+        (135, 40, 0.7, 0.25),
+        (-135, 40, 0.7, 0.25),
+        (0, 85, 0.55, 0.4),
+        (90, 25, 0.9, 0.12),
+    )
+)
+
+
+@functools.lru_cache(maxsize=FACTOR_SIZES[0] * FACTOR_SIZES[1])
+def substitute_toy(category: int, instance: int) -> _toys.Toy:
+    """Instance ``instance`` of ``CATEGORIES[category]``, grey: proportions from
+    ``default_rng([0x4E0B, category, instance])``, albedo 0.5-0.85."""
+    rng = np.random.default_rng([_SEED, category, instance])
+    shade = rng.uniform(0.5, 0.85)
+    return _BUILDERS[category](rng, (shade, shade, shade)).grey()
+
+
+class SmallNORBSubstitute(_SmallNORBFactors, RenderedGrid):
+    """PROCEDURAL SUBSTITUTE for SmallNORB, not the real data: numbers on it are not comparable
+    with the paper.
+
+    Same factor grid as SmallNORB (category 5, instance 10, elevation 9, azimuth 18, lighting 6;
+    instance a nuisance) and ``(64, 64, 1)`` grey observations: 10 toys per category (animal,
+    human, airplane, truck, car; :func:`substitute_toy`) ray-cast from elevation 30-70 degrees
+    and azimuth 0-340 degrees under six lightings (:data:`LIGHTINGS`). Images are rendered on
+    first use and cached.
+    """
+
+    def _render_states(self, all_factors: np.ndarray) -> np.ndarray:
+        out = np.empty((len(all_factors), *self.observation_shape), dtype=np.uint8)
+        for i, (category, instance, elevation, azimuth, light) in enumerate(all_factors.tolist()):
+            camera = Camera(
+                target=(0.0, 0.0, 0.45),
+                distance=6.5,
+                fov=22.0,
+                azimuth=AZIMUTH_STEP * azimuth,
+                elevation=ELEVATION_START + ELEVATION_STEP * elevation,
+                width=IMAGE_SIZE,
+                height=IMAGE_SIZE,
+            )
+            toy = substitute_toy(category, instance)
+            out[i] = _toys.render(toy, camera, LIGHTINGS[light], _BACKGROUND)[..., :1]
+        return out
 
 
 def load_official(root: Path) -> SmallNORB:
@@ -182,6 +253,9 @@ register(
             for kind in KINDS
         ),
         load_official=load_official,
-        make_procedural=None,
+        make_procedural=SmallNORBSubstitute,
+        procedural_note="substitute: 5 categories x 10 procedurally built grey toys rendered "
+        "under the same elevation/azimuth/lighting grid; not the real SmallNORB, numbers on it "
+        "are not comparable with the paper",
     )
 )
