@@ -12,6 +12,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 # Tests never see a user's real data root: official loaders only read what a test writes.
 os.environ["DISLAB_DATA"] = tempfile.mkdtemp(prefix="dislab-empty-root-")
+os.environ["DISLAB_CACHE"] = tempfile.mkdtemp(prefix="dislab-cache-")
 os.environ.pop("DISENTANGLEMENT_LIB_DATA", None)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -238,3 +238,30 @@ def test_trace_is_deterministic():
     a, b = rc.trace(cam, shapes, light), rc.trace(cam, shapes, light)
     np.testing.assert_array_equal(a.diffuse, b.diffuse)
     np.testing.assert_array_equal(a.label, b.label)
+
+
+def test_trace_lightings_shades_one_geometry_like_separate_traces():
+    cam = rc.Camera(width=12, height=12, elevation=30)
+    shapes = [rc.Plane((0, 0, 0), (0, 0, 1)), rc.Box((0, 0, 0.5), (0.5, 0.5, 0.5))]
+    lights = [rc.Lighting(direction=(1, 0, 1), specular=0.3), rc.Lighting(direction=(0, -1, 1))]
+    for together, light in zip(rc.trace_lightings(cam, shapes, lights, supersample=2), lights):
+        alone = rc.trace(cam, shapes, light, supersample=2)
+        for field in ("label", "depth", "diffuse", "specular"):
+            np.testing.assert_array_equal(getattr(together, field), getattr(alone, field))
+    a, b = rc.trace_lightings(cam, shapes, lights)
+    assert (a.diffuse != b.diffuse).any()  # the lightings differ
+
+
+def test_hits_take_selects_rays_and_their_points():
+    o = np.zeros((3, 4))
+    d = rc._columns(rc.normalize(np.array([[0, 1, 0], [1, 0, 0], [0, -1, 0], [0, 1, 0.1]])))
+    hits = rc.Hits.cast(o, d, [rc.Sphere((0, 3, 0), 1)])
+    assert hits.label.tolist() == [0, rc.MISS, rc.MISS, 0]
+    sub = hits.take(np.array([3, 1]))
+    assert sub.label.tolist() == [0, rc.MISS]
+    np.testing.assert_array_equal(sub.p, hits.p[:, 1:])  # the point of ray 3
+    np.testing.assert_allclose(hits.p[:, 0], [0, 2, 0])
+    spread = sub.spread(np.array([1, 4]), 6)  # as rays 1 and 4 of six
+    assert spread.label.tolist() == [rc.MISS, 0, rc.MISS, rc.MISS, rc.MISS, rc.MISS]
+    assert spread.depth[1] == sub.depth[0] and np.isinf(spread.depth[4])
+    np.testing.assert_array_equal(spread.take(np.array([1])).p, sub.p)

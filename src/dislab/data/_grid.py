@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dislab.data._cache import ImageCache
 from dislab.data.base import GroundTruthData, Rng, StateSpace
 
 
@@ -57,25 +58,30 @@ class RenderedGrid(GroundTruthData):
     Subclasses implement :meth:`_render_states` (uint8 images for complete factor rows, a pure
     function of the factors). An image is rendered the first time its state is drawn and then
     read from the cache, so results never depend on the order of requests. The cache holds
-    ``num_states`` uint8 images; pages of states never drawn are never touched.
+    ``num_states`` uint8 images; pages of states never drawn are never touched. With
+    ``cache_version`` set, the cache is the persistent file of :mod:`dislab.data._cache`
+    (shared by all processes; bump the version whenever the rendered images change), else it
+    lives in memory.
     """
 
     source = "procedural"
     render_batch = 256  # states rendered per vectorised call (bounds temporary memory)
+    cache_version: str | None = None
 
     def __init__(self):
-        num_states = self.state_space.num_states
-        self._cache = np.zeros((num_states, *self.observation_shape), dtype=np.uint8)
-        self._rendered = np.zeros(num_states, dtype=bool)
+        shape = (self.state_space.num_states, *self.observation_shape)
+        if self.cache_version is None:
+            self._cache = ImageCache.in_memory(shape)
+        else:
+            self._cache = ImageCache.open(self.name, self.cache_version, shape)
 
     def _render(self, all_factors: np.ndarray, rng: Rng) -> np.ndarray:
         index = all_factors @ self.state_space.bases
-        todo = np.unique(index[~self._rendered[index]])
+        todo = np.unique(index[self._cache.done[index] == 0])
         for start in range(0, len(todo), self.render_batch):
             states = todo[start : start + self.render_batch]
-            self._cache[states] = self._render_states(self.state_space.factors(states))
-            self._rendered[states] = True
-        obs = self._cache[index].astype(np.float32)
+            self._cache.store(states, self._render_states(self.state_space.factors(states)))
+        obs = self._cache.images[index].astype(np.float32)
         obs *= np.float32(1.0 / 255.0)
         return obs
 

@@ -13,6 +13,13 @@ colours can be chosen after the (expensive) geometry:
    albedo, :meth:`Trace.weights` can also precompute, per pixel, one weight per *group* of
    labels; an image is then ``weights @ group_colours + constant`` (see :meth:`Trace.colour`).
 
+Rays are processed as ``[3, N]`` arrays (one contiguous row per coordinate), with a per-ray
+origin, so rays of many cameras can be cast in one call: :meth:`Hits.cast` casts any rays,
+:meth:`Hits.take` selects some of them and :meth:`Hits.shade` shades them under one lighting,
+so one geometry serves several lightings (:func:`trace_lightings`). Shapes may carry per-ray
+parameters (see :meth:`_Shape.take`, :class:`dislab.data._toys.Stacked`), so that rays of
+different scenes built alike are cast together.
+
 Shading of a hit point ``p`` with unit normal ``n`` (facing the ray), unit direction to the
 light ``l``, unit direction to the eye ``v``, half vector ``h = (l + v)/|l + v|`` and light
 visibility ``s`` in [0, 1] (fraction of unoccluded shadow rays)::
@@ -31,6 +38,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,10 +70,6 @@ def _vec(x) -> np.ndarray:
     if v.shape != (3,):
         raise ValueError(f"expected a 3-vector, got shape {v.shape}")
     return v
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("...i,...i->...", a, b)
 
 
 # -- camera --------------------------------------------------------------------------------
@@ -139,55 +143,102 @@ class Camera:
 
 
 # -- shapes ---------------------------------------------------------------------------------
-# Every shape has ``intersect(o, d) -> (t, n)`` for ray origins ``o`` and unit directions ``d``
-# of shape [N, 3]: ``t`` [N] is the nearest distance > EPS (``inf`` on a miss) and ``n`` [N, 3]
-# the unit outward normal there (undefined where ``t`` is inf). ``casts_shadow`` says whether
-# the shape blocks shadow rays.
+# Rays are held "structure of arrays": origins ``O`` and unit directions ``D`` of shape [3, N]
+# (rows x, y, z), so that every numpy operation runs over N contiguous values. Every shape has
+# ``hit(O, D) -> (t, n)``: ``t`` [N] is the nearest distance > EPS (``inf`` on a miss) and ``n``
+# [3, N] the unit outward normal there (undefined where ``t`` is inf); ``intersect(o, d)`` is
+# the same for rays given as rows ``[N, 3]`` (normals ``[N, 3]``). ``casts_shadow`` says
+# whether the shape blocks shadow rays.
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot product over the first axis of ``[3, ...]`` arrays, ``(a0 b0 + a2 b2) + a1 b1``."""
+    return (a[0] * b[0] + a[2] * b[2]) + a[1] * b[1]
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    """Euclidean length over the first axis, ``sqrt((v0^2 + v1^2) + v2^2)``."""
+    return np.sqrt((v[0] * v[0] + v[1] * v[1]) + v[2] * v[2])
+
+
+def _columns(x) -> np.ndarray:
+    """Rays given as rows ``[N, 3]`` -> contiguous ``[3, N]``."""
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1, 3).T)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """``v / |v|`` over the first axis."""
+    return v / _norm(v)
+
+
+class _Shape:
+    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest hits of rays given as rows: ``o``, ``d`` ``[N, 3]`` -> ``t``, ``n`` [N, 3]."""
+        t, n = self.hit(_columns(o), _columns(d))
+        return t, n.T
+
+    def near_hits(self, o: np.ndarray, d: np.ndarray):
+        """``(rays, t, n)``: hits of the rays ``[3, N]`` that may meet the shape (indices
+        ``rays``; all of them here); the others miss."""
+        t, n = self.hit(o, d)
+        return np.arange(d.shape[1]), t, n
+
+    def take(self, rays: np.ndarray) -> _Shape:
+        """The shape for the subset ``rays`` of the rays: itself, as its parameters are shared
+        by every ray (a shape with per-ray parameters selects theirs)."""
+        return self
+
+
+def _col(v) -> np.ndarray:
+    """A point or vector as a column ``[3, 1]``; per-ray parameters ``[3, N]`` pass unchanged."""
+    v = np.asarray(v, dtype=np.float64)
+    return v if v.ndim == 2 and v.shape[0] == 3 else _vec(v)[:, None]
 
 
 @dataclass(frozen=True)
-class Plane:
+class Plane(_Shape):
     """The infinite plane through ``point`` with normal ``normal``: ``(x - point).normal = 0``.
 
-    Ray distance ``t = (point - o).n / (d.n)``.
+    Ray distance ``t = (point - o).n / (d.n)``. Like every shape here, its points and vectors
+    may also be per-ray arrays ``[3, N]`` (lengths ``[N]``) for rays ``[3, N]`` in ``hit``.
     """
 
     point: Sequence[float]
     normal: Sequence[float]
     casts_shadow: bool = True
 
-    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = normalize(_vec(self.normal))
-        denom = d @ n
+    def hit(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = _unit(_col(self.normal))
+        denom = _dot(n, d)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = ((_vec(self.point) - o) @ n) / denom
+            t = _dot(n, _col(self.point) - o) / denom
         t = np.where(np.isfinite(t) & (t > EPS), t, np.inf)
         return t, np.broadcast_to(n, d.shape)
 
 
 @dataclass(frozen=True)
-class Sphere:
+class Sphere(_Shape):
     """The ball ``|x - center| <= radius``; ``t`` solves ``|o + t d - c|^2 = r^2``."""
 
     center: Sequence[float]
     radius: float
     casts_shadow: bool = True
 
-    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c = _vec(self.center)
+    def hit(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = _col(self.center)
         t = _ray_sphere(o - c, d, self.radius)
         with np.errstate(invalid="ignore"):
-            n = (o + t[:, None] * d - c) / self.radius
+            n = (o + t * d - c) / self.radius
         return t, n
 
 
 @dataclass(frozen=True)
-class Box:
+class Box(_Shape):
     """An oriented box: ``center``, ``half_size`` along its own axes, turned by ``rotation``.
 
     ``rotation`` is a 3x3 matrix whose columns are the box axes in world coordinates (default:
-    axis-aligned); :func:`rotation_z` gives a box turned about the vertical. Intersection uses
-    the slab method in box coordinates.
+    axis-aligned); :func:`rotation_z` gives a box turned about the vertical (per-ray rotations
+    are ``[3, 3, N]``). Intersection uses the slab method in box coordinates.
     """
 
     center: Sequence[float]
@@ -195,11 +246,12 @@ class Box:
     rotation: np.ndarray | None = None
     casts_shadow: bool = True
 
-    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rot = np.eye(3) if self.rotation is None else np.asarray(self.rotation, dtype=np.float64)
-        half = _vec(self.half_size)[:, None]
-        lo = ((o - _vec(self.center)) @ rot).T  # [3, N]: rot.T @ (o - c), box coordinates
-        ld = (d @ rot).T
+    def hit(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        half = _col(self.half_size)
+        lo, ld = o - _col(self.center), d  # box coordinates: rot.T @ (o - c), rot.T @ d
+        if self.rotation is not None:
+            rot = np.asarray(self.rotation, dtype=np.float64)
+            lo, ld = _rotate(rot, lo, inverse=True), _rotate(rot, ld, inverse=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / ld
             t1 = (-half - lo) * inv
@@ -214,12 +266,12 @@ class Box:
         t = np.where(front, t_near, np.where(back, t_far, np.inf))
         face = np.where(front, near == t_near, far == t_far)  # [3, N]: the axis of the face hit
         local = np.where(face, np.where(front, -np.sign(ld), np.sign(ld)), 0.0)
-        local /= np.maximum(np.linalg.norm(local, axis=0), 1.0)  # edges: two faces at once
-        return t, local.T @ rot.T
+        local /= np.maximum(_norm(local), 1.0)  # edges: two faces at once
+        return t, local if self.rotation is None else _rotate(rot, local)
 
 
 @dataclass(frozen=True)
-class Cylinder:
+class Cylinder(_Shape):
     """A solid capped cylinder of ``radius`` around the segment ``p0 -> p1``."""
 
     p0: Sequence[float]
@@ -227,20 +279,20 @@ class Cylinder:
     radius: float
     casts_shadow: bool = True
 
-    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p0, p1 = _vec(self.p0), _vec(self.p1)
+    def hit(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p0, p1 = _col(self.p0), _col(self.p1)
         t, n = _ray_tube(o, d, p0, p1, self.radius)
-        axis = normalize(p1 - p0)
+        axis = _unit(p1 - p0)
         for centre, normal in ((p0, -axis), (p1, axis)):
             tc = _ray_disc(o, d, centre, normal, self.radius)
             closer = tc < t
             t = np.where(closer, tc, t)
-            n = np.where(closer[:, None], normal, n)
+            n = np.where(closer, normal, n)
         return t, n
 
 
 @dataclass(frozen=True)
-class Capsule:
+class Capsule(_Shape):
     """All points within ``radius`` of the segment ``p0 -> p1`` (a tube with two half balls)."""
 
     p0: Sequence[float]
@@ -248,24 +300,32 @@ class Capsule:
     radius: float
     casts_shadow: bool = True
 
-    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p0, p1 = _vec(self.p0), _vec(self.p1)
+    def hit(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p0, p1 = _col(self.p0), _col(self.p1)
         t, n = _ray_tube(o, d, p0, p1, self.radius)
         for centre in (p0, p1):
             ts = _ray_sphere(o - centre, d, self.radius)
             closer = ts < t
             t = np.where(closer, ts, t)
             with np.errstate(invalid="ignore"):
-                ns = (o + ts[:, None] * d - centre) / self.radius
-            n = np.where(closer[:, None], ns, n)
+                ns = (o + ts * d - centre) / self.radius
+            n = np.where(closer, ns, n)
         return t, n
 
 
 Shape = Plane | Sphere | Box | Cylinder | Capsule
 
 
+def _rotate(rot: np.ndarray, v: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """``rot @ v`` (``rot.T @ v`` if ``inverse``) for ``v`` ``[3, N]``; ``rot`` is ``[3, 3]`` or
+    one matrix per ray ``[3, 3, N]``."""
+    if rot.ndim == 2:
+        return (rot.T if inverse else rot) @ v
+    return np.einsum("jin,jn->in" if inverse else "ijn,jn->in", rot, v)
+
+
 def _ray_sphere(oc: np.ndarray, d: np.ndarray, radius: float) -> np.ndarray:
-    """Nearest ``t > EPS`` with ``|oc + t d| = radius`` (``d`` unit), else inf."""
+    """Nearest ``t > EPS`` with ``|oc + t d| = radius`` (``d`` unit; both ``[3, N]``), else inf."""
     b = _dot(oc, d)
     disc = b * b - (_dot(oc, oc) - radius * radius)
     root = np.sqrt(np.maximum(disc, 0.0))
@@ -280,32 +340,33 @@ def _ray_tube(o, d, p0, p1, radius) -> tuple[np.ndarray, np.ndarray]:
     With unit axis ``a``, ``w = o - p0`` and the parts perpendicular to ``a`` (``w_, d_``):
     ``|w_ + t d_|^2 = r^2``; a root counts if its axial coordinate lies in ``[0, |p1 - p0|]``.
     """
-    length = float(np.linalg.norm(p1 - p0))
+    length = _norm(p1 - p0)
     a = (p1 - p0) / length
     w = o - p0
-    dp = d - (d @ a)[:, None] * a
-    wp = w - (w @ a)[:, None] * a
+    da, wa = _dot(a, d), _dot(a, w)
+    dp = d - da * a
+    wp = w - wa * a
     qa = _dot(dp, dp)
     qb = _dot(wp, dp)
     qc = _dot(wp, wp) - radius * radius
     disc = qb * qb - qa * qc
     root = np.sqrt(np.maximum(disc, 0.0))
-    t = np.full(len(d), np.inf)
+    t = np.full(d.shape[1], np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for cand in ((-qb + root) / qa, (-qb - root) / qa):  # far first, near overrides
-            s = w @ a + cand * (d @ a)
+            s = wa + cand * da
             ok = (disc >= 0) & (qa > EPS) & (cand > EPS) & (s >= 0) & (s <= length)
             t = np.where(ok & (cand < t), cand, t)
     with np.errstate(invalid="ignore"):
-        radial = wp + t[:, None] * dp
+        radial = wp + t * dp
     return t, radial / radius
 
 
 def _ray_disc(o, d, centre, normal, radius) -> np.ndarray:
     """Distance to the disc of ``radius`` at ``centre`` in the plane with ``normal``."""
-    t, _ = Plane(centre, normal).intersect(o, d)
+    t, _ = Plane(centre, normal).hit(o, d)
     with np.errstate(invalid="ignore"):
-        inside = np.linalg.norm(o + t[:, None] * d - centre, axis=1) <= radius
+        inside = _norm(o + t * d - centre) <= radius
     return np.where(inside, t, np.inf)
 
 
@@ -317,32 +378,43 @@ def cast(
     ``origins`` may also be one point ``[3]`` shared by all rays.
     ``label`` is the index of the shape hit (``MISS`` = -1 if none, then ``t`` is inf).
     """
-    o = np.asarray(origins, dtype=np.float64).reshape(-1, 3)
-    d = np.asarray(directions, dtype=np.float64).reshape(-1, 3)
-    o = np.broadcast_to(o, d.shape) if len(o) == 1 else o
-    t = np.full(len(d), np.inf)
+    d = _columns(directions)
+    o = _columns(origins)
+    t, normal, label = _cast(np.broadcast_to(o, d.shape) if o.shape[1] == 1 else o, d, shapes)
+    return t, normal.T, label
+
+
+def _cast(o: np.ndarray, d: np.ndarray, shapes: Sequence[Shape]):
+    """:func:`cast` for rays ``[3, N]``; normals ``[3, N]``."""
+    t = np.full(d.shape[1], np.inf)
     normal = np.zeros_like(d)
-    label = np.full(len(d), MISS, dtype=np.int64)
+    label = np.full(d.shape[1], MISS, dtype=np.int64)
     for index, shape in enumerate(shapes):
-        ts, ns = shape.intersect(o, d)
-        closer = ts < t
-        t = np.where(closer, ts, t)
-        normal = np.where(closer[:, None], ns, normal)
-        label[closer] = index
+        rays, ts, ns = shape.near_hits(o, d)
+        closer = ts < t[rays]  # strictly: on a tie the earlier shape wins
+        nearest = rays[closer]
+        t[nearest] = ts[closer]
+        normal[:, nearest] = ns[:, closer]
+        label[nearest] = index
     return t, normal, label
 
 
 def occluded(origins: np.ndarray, direction: np.ndarray, shapes: Sequence[Shape]) -> np.ndarray:
     """Boolean ``[N]``: does a ``casts_shadow`` shape block ``origins + t * direction``, t > 0?"""
+    return _occluded(_columns(origins), _vec(direction), shapes)
+
+
+def _occluded(o: np.ndarray, direction: np.ndarray, shapes: Sequence[Shape]) -> np.ndarray:
+    """:func:`occluded` for origins ``[3, N]``."""
     blockers = [s for s in shapes if s.casts_shadow]
-    d = np.broadcast_to(np.asarray(direction, dtype=np.float64), origins.shape)
-    blocked = np.zeros(len(origins), dtype=bool)
+    blocked = np.zeros(o.shape[1], dtype=bool)
     for shape in blockers:
-        todo = ~blocked
-        if not todo.any():
+        todo = np.flatnonzero(~blocked)
+        if not todo.size:
             break
-        t, _ = shape.intersect(origins[todo], d[todo])
-        blocked[todo] = np.isfinite(t)
+        ot = o[:, todo]
+        rays, t, _ = shape.take(todo).near_hits(ot, np.broadcast_to(direction[:, None], ot.shape))
+        blocked[todo[rays[np.isfinite(t)]]] = True
     return blocked
 
 
@@ -435,48 +507,122 @@ def trace(
     per shape, default all 1) multiplies the specular term of each shape: 0 gives a matte
     surface.
     """
-    shine = np.ones(len(shapes)) if gloss is None else np.asarray(gloss, dtype=np.float64)
-    if shine.shape != (len(shapes),):
-        raise ValueError(f"gloss needs one value per shape ({len(shapes)}), got {shine.shape}")
+    return trace_lightings(camera, shapes, [lighting], supersample, gloss)[0]
+
+
+def trace_lightings(
+    camera: Camera,
+    shapes: Sequence[Shape],
+    lightings: Sequence[Lighting],
+    supersample: int = 1,
+    gloss: Sequence[float] | None = None,
+) -> list[Trace]:
+    """:func:`trace` under several lightings: the geometry is cast once, then shaded once per
+    lighting (only the shadow rays depend on the light). ``result[k]`` equals
+    ``trace(camera, shapes, lightings[k], supersample, gloss)``."""
     origins, directions = camera.rays(supersample)
     grid = origins.shape[:-1]
-    o = origins.reshape(-1, 3)
-    d = directions.reshape(-1, 3)
-    t, normal, label = cast(o, d, shapes)
-    hit = label != MISS
-    diffuse = np.zeros(len(d))
-    specular = np.zeros(len(d))
-    if hit.any():
-        p = o[hit] + t[hit, None] * d[hit]
-        n = normal[hit]
-        view = -d[hit]
-        n = np.where((_dot(n, view) < 0.0)[:, None], -n, n)  # face the viewer
+    hits = Hits.cast(_columns(origins), _columns(directions), shapes, gloss)
+    traces = []
+    for lighting in lightings:
+        diffuse, specular = hits.shade(lighting)
+        traces.append(
+            Trace(
+                label=hits.label.reshape(grid),
+                depth=hits.depth.reshape(grid),
+                diffuse=diffuse.reshape(grid),
+                specular=specular.reshape(grid),
+            )
+        )
+    return traces
+
+
+@dataclass(frozen=True)
+class Hits:
+    """The nearest hits of ``N`` rays, ready to be shaded under any lighting.
+
+    ``label`` ``[N]``: shape index or ``MISS``; ``depth`` ``[N]``: ray distance. For the ``M``
+    rays that hit: points ``p``, normals ``n`` facing the eye, unit directions to the eye
+    ``view`` (all ``[3, M]``), the ``gloss`` of the shape hit ``[M]``, and the ``shapes`` as
+    seen from those points (for shadow rays; see :meth:`_Shape.take`).
+    """
+
+    label: np.ndarray
+    depth: np.ndarray
+    p: np.ndarray
+    n: np.ndarray
+    view: np.ndarray
+    gloss: np.ndarray
+    shapes: tuple
+
+    @staticmethod
+    def cast(o: np.ndarray, d: np.ndarray, shapes: Sequence[Shape], gloss=None) -> Hits:
+        """Cast rays ``o``, ``d`` ``[3, N]`` into ``shapes`` (``gloss``: one per shape, default
+        all 1)."""
+        shine = np.ones(len(shapes)) if gloss is None else np.asarray(gloss, dtype=np.float64)
+        if shine.shape != (len(shapes),):
+            raise ValueError(f"gloss needs one value per shape ({len(shapes)}), got {shine.shape}")
+        t, normal, label = _cast(o, d, shapes)
+        hit = np.flatnonzero(label != MISS)
+        p = o[:, hit] + t[hit] * d[:, hit]
+        n = normal[:, hit]
+        view = -d[:, hit]
+        n = np.where(_dot(n, view) < 0.0, -n, n)  # face the viewer
+        points = tuple(s.take(hit) for s in shapes)
+        return Hits(label, t, p, n, view, shine[label[hit]], points)
+
+    def spread(self, rays: np.ndarray, count: int) -> Hits:
+        """These hits as those of rays ``rays`` (ascending indices) among ``count`` rays; the
+        other rays miss."""
+        label = np.full(count, MISS, dtype=np.int64)
+        depth = np.full(count, np.inf)
+        label[rays], depth[rays] = self.label, self.depth
+        return dataclasses.replace(self, label=label, depth=depth)
+
+    def take(self, rays: np.ndarray) -> Hits:
+        """The hits of the subset ``rays`` (indices) of the rays."""
+        point = np.cumsum(self.label != MISS) - 1  # position of each hit among the points
+        label = self.label[rays]
+        sel = point[rays[label != MISS]]
+        return Hits(
+            label,
+            self.depth[rays],
+            self.p[:, sel],
+            self.n[:, sel],
+            self.view[:, sel],
+            self.gloss[sel],
+            tuple(s.take(sel) for s in self.shapes),
+        )
+
+    def shade(self, lighting: Lighting) -> tuple[np.ndarray, np.ndarray]:
+        """``(diffuse, specular)`` ``[N]`` under ``lighting`` (see module doc; 0 on misses)."""
+        n, view = self.n, self.view
         light = normalize(_vec(lighting.direction))
-        lambert = np.maximum(n @ light, 0.0)
-        visible = _visibility(p, n, lambert > 0.0, lighting, shapes)
-        half = normalize(light + view)
+        lambert = np.maximum(np.ascontiguousarray(n.T) @ light, 0.0)
+        visible = self._visibility(lambert > 0.0, lighting)
+        half = light[:, None] + view
+        half /= _norm(half)
         glossy = lambert * np.maximum(_dot(n, half), 0.0) ** lighting.shininess
+        hit = self.label != MISS
+        diffuse = np.zeros(len(hit))
+        specular = np.zeros(len(hit))
         diffuse[hit] = (
             lighting.ambient
             + lighting.headlight * np.maximum(_dot(n, view), 0.0)
             + lighting.intensity * visible * lambert
         )
-        specular[hit] = lighting.specular * shine[label[hit]] * visible * glossy
-    return Trace(
-        label=label.reshape(grid),
-        depth=t.reshape(grid),
-        diffuse=diffuse.reshape(grid),
-        specular=specular.reshape(grid),
-    )
+        specular[hit] = lighting.specular * self.gloss * visible * glossy
+        return diffuse, specular
 
-
-def _visibility(points, normals, lit, lighting: Lighting, shapes) -> np.ndarray:
-    """Fraction of shadow rays from ``points`` (only where ``lit``) that reach the light."""
-    visible = np.zeros(len(points))
-    if not lit.any():
-        return visible
-    start = points[lit] + 1e-4 * normals[lit]  # leave the surface to avoid self-shadowing
-    directions = lighting.shadow_directions()
-    for direction in directions:
-        visible[lit] += ~occluded(start, direction, shapes)
-    return visible / len(directions)
+    def _visibility(self, lit: np.ndarray, lighting: Lighting) -> np.ndarray:
+        """Fraction of shadow rays from the points (only where ``lit``) that reach the light."""
+        visible = np.zeros(len(lit))
+        lit = np.flatnonzero(lit)
+        if not lit.size:
+            return visible
+        start = self.p[:, lit] + 1e-4 * self.n[:, lit]  # leave the surface: no self-shadowing
+        shapes = [s.take(lit) for s in self.shapes]
+        directions = lighting.shadow_directions()
+        for direction in directions:
+            visible[lit] += ~_occluded(start, direction, shapes)
+        return visible / len(directions)

@@ -3,30 +3,35 @@
 Every builder takes a ``numpy.random.Generator`` that fixes the object's proportions (seed it
 from the object id for a deterministic object) and returns a :class:`Toy`: primitives of
 :mod:`dislab.data._raycast` standing on the ground ``z = 0``, about 2 units long, with one RGB
-albedo per primitive. :func:`render` shades a toy for one camera and lighting; it ray-casts the
-primitives of each colour as one :class:`Group`, which tests only the rays that meet the group's
-bounding sphere (most rays of a 64x64 view miss the toy, so this saves most of the work).
+albedo per primitive. :func:`render_views` shades many (toy, camera) views in one vectorised
+call: views whose toys are built alike (same kinds of primitives) are cast together, each
+primitive becoming one :class:`Stacked` shape with per-ray parameters that tests only the rays
+meeting its bounding sphere (most rays miss most primitives).
 """
 
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dislab.data._raycast import (
+    MISS,
     Box,
     Camera,
     Capsule,
     Cylinder,
+    Hits,
     Lighting,
     Shape,
     Sphere,
-    cast,
+    _columns,
+    _ray_sphere,
     rotation_z,
-    trace,
 )
 
 TYRE = (0.06, 0.06, 0.06)
@@ -50,43 +55,80 @@ class Toy:
         return Toy(self.shapes, tuple((v, v, v) for v in luma))
 
     @functools.cached_property
-    def groups(self) -> tuple[tuple[Group, ...], tuple[tuple[float, float, float], ...]]:
-        """The primitives merged into one :class:`Group` per albedo, and those albedos."""
-        colours = tuple(dict.fromkeys(self.albedo))
-        groups = tuple(
-            Group.of([s for s, a in zip(self.shapes, self.albedo) if a == colour])
-            for colour in colours
-        )
-        return groups, colours
+    def by_colour(self) -> Toy:
+        """The same toy, parts sorted (stably) by the first appearance of their albedo; this
+        order decides exact ties between parts, as the colour groups did before."""
+        colours = list(dict.fromkeys(self.albedo))
+        order = sorted(range(len(self.shapes)), key=lambda i: colours.index(self.albedo[i]))
+        return Toy(tuple(self.shapes[i] for i in order), tuple(self.albedo[i] for i in order))
 
-
-@dataclass(frozen=True)
-class Group:
-    """Primitives ray-cast as one shape: the nearest hit among ``parts``, computed only for rays
-    that meet the bounding sphere ``|x - centre| <= radius`` (which holds every part)."""
-
-    parts: tuple[Shape, ...]
-    centre: tuple[float, float, float]
-    radius: float
-    casts_shadow: bool = True
-
-    @staticmethod
-    def of(parts: list[Shape]) -> Group:
-        """A group with a bounding sphere around the parts' own bounding spheres."""
-        centres, radii = zip(*(bounding_sphere(p) for p in parts))
+    @functools.cached_property
+    def bounds(self) -> tuple[tuple[float, float, float], float]:
+        """Centre and radius of a sphere holding every part's bounding sphere."""
+        centres, radii = zip(*(bounding_sphere(p) for p in self.shapes))
         centres, radii = np.array(centres), np.array(radii)
         low, high = (centres - radii[:, None]).min(0), (centres + radii[:, None]).max(0)
         centre = (low + high) / 2
         radius = np.max(np.linalg.norm(centres - centre, axis=1) + radii)
-        return Group(tuple(parts), tuple(map(float, centre)), float(radius) * (1 + 1e-6))
+        return tuple(map(float, centre)), float(radius) * (1 + 1e-6)
 
-    def intersect(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        t = np.full(len(d), np.inf)
+    @functools.cached_property
+    def kinds(self) -> tuple:
+        """The kind of each part in :attr:`by_colour` order (boxes: and whether turned);
+        toys of equal kinds are ray-cast together."""
+        return tuple((type(s), getattr(s, "rotation", None) is None) for s in self.by_colour.shapes)
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """One primitive kind, one instance per view, cast against the rays of many views.
+
+    ``params[name]`` holds the instances' parameters with the view axis last (points
+    ``[3, V]``, radii ``[V]``, rotations ``[3, 3, V]``); ray ``r`` belongs to view ``view[r]``.
+    A ray is tested against its view's primitive only if it meets that primitive's bounding
+    sphere ``|x - centre| <= radius`` (most rays miss most primitives).
+    """
+
+    kind: type
+    params: dict
+    centre: np.ndarray
+    radius: np.ndarray
+    view: np.ndarray
+    casts_shadow: bool = True
+
+    @staticmethod
+    def of(parts: Sequence[Shape], view: np.ndarray) -> Stacked:
+        """The primitives ``parts`` (one kind, one per view) for rays of views ``view``."""
+        names = [f.name for f in dataclasses.fields(parts[0]) if f.name != "casts_shadow"]
+        params = {
+            name: np.moveaxis(np.asarray(values, dtype=np.float64), 0, -1)
+            for name in names
+            if (values := [getattr(p, name) for p in parts])[0] is not None
+        }
+        centres, radii = zip(*(bounding_sphere(p) for p in parts))
+        centre = np.asarray(centres, dtype=np.float64).T
+        radius = np.asarray(radii) * (1 + 1e-6)
+        return Stacked(type(parts[0]), params, centre, radius, view, parts[0].casts_shadow)
+
+    def take(self, rays: np.ndarray) -> Stacked:
+        return dataclasses.replace(self, view=self.view[rays])
+
+    def hit(self, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest hits of rays ``[3, N]`` (see :mod:`dislab.data._raycast`)."""
+        t = np.full(d.shape[1], np.inf)
         normal = np.zeros(d.shape)
-        near = np.flatnonzero(np.isfinite(Sphere(self.centre, self.radius).intersect(o, d)[0]))
-        if near.size:
-            t[near], normal[near], _ = cast(o[near], d[near], self.parts)
+        near, t_near, n_near = self.near_hits(o, d)
+        t[near], normal[:, near] = t_near, n_near
         return t, normal
+
+    def near_hits(self, o: np.ndarray, d: np.ndarray):
+        """``(rays, t, n)`` for the rays meeting the bounding sphere (the others miss)."""
+        view = self.view
+        oc = o - self.centre[:, view]
+        near = np.flatnonzero(np.isfinite(_ray_sphere(oc, d, self.radius[view])))
+        view = view[near]
+        shape = self.kind(**{name: v[..., view] for name, v in self.params.items()})
+        return (near, *shape.hit(o[:, near], d[:, near]))
 
 
 def bounding_sphere(shape: Shape) -> tuple[tuple[float, float, float], float]:
@@ -105,9 +147,76 @@ def render(
     toy: Toy, camera: Camera, lighting: Lighting, background: tuple[float, float, float]
 ) -> np.ndarray:
     """uint8 RGB ``[H, W, 3]`` image of ``toy`` (shading clipped to [0, 1], then x255)."""
-    groups, colours = toy.groups
-    image = trace(camera, groups, lighting).colour(colours, background=background)
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return render_views([(toy, camera)], [(0, lighting)], background)[0]
+
+
+def render_views(
+    views: Sequence[tuple[Toy, Camera]],
+    shots: Sequence[tuple[int, Lighting]],
+    background: tuple[float, float, float],
+    chunk: int = 16,
+) -> np.ndarray:
+    """uint8 RGB ``[len(shots), H, W, 3]``: image ``k`` shows view ``views[shots[k][0]]`` (a toy
+    and a camera, all cameras of one size) under lighting ``shots[k][1]``.
+
+    Each view is ray-cast once (up to ``chunk`` views of alike toys per vectorised call) and
+    shaded once per lighting that its shots use. Pixel ``= diffuse * albedo + specular`` where a
+    part is hit, else the background (see :mod:`dislab.data._raycast`), clipped to [0, 1] and
+    rounded to ``round(255 x)``; the same image as :func:`dislab.data._raycast.trace` of the toy.
+    """
+    height, width = views[0][1].height, views[0][1].width
+    out = np.empty((len(shots), height, width, 3), dtype=np.uint8)
+    shots_of = [[] for _ in views]  # the shots (index, lighting) of each view
+    for k, (v, lighting) in enumerate(shots):
+        shots_of[v].append((k, lighting))
+    alike: dict[tuple, list[int]] = {}
+    for v, (toy, _) in enumerate(views):
+        alike.setdefault(toy.kinds, []).append(v)
+    for members in alike.values():
+        for start in range(0, len(members), chunk):
+            batch = members[start : start + chunk]
+            shaded = [(k, i, light) for i, v in enumerate(batch) for k, light in shots_of[v]]
+            _render_alike([views[v] for v in batch], shaded, background, out)
+    return out
+
+
+def _render_alike(views, shots, background, out) -> None:
+    """Render into ``out[k]`` each shot ``(k, i, lighting)`` of ``views[i]`` (alike toys)."""
+    rays = views[0][1].height * views[0][1].width
+    toys = [toy.by_colour for toy, _ in views]
+    origins = np.repeat(np.array([camera.eye for _, camera in views]).T, rays, axis=1)
+    directions = np.concatenate([_directions(camera) for _, camera in views], axis=1)
+    # only rays meeting the toy's bounding sphere can hit it
+    centres, radii = (np.array(v) for v in zip(*(toy.bounds for toy in toys)))
+    view = np.repeat(np.arange(len(views)), rays)
+    near = np.flatnonzero(
+        np.isfinite(_ray_sphere(origins - centres.T[:, view], directions, radii[view]))
+    )
+    parts = [
+        Stacked.of([toy.shapes[j] for toy in toys], view[near]) for j in range(len(toys[0].shapes))
+    ]
+    hits = Hits.cast(origins[:, near], directions[:, near], parts).spread(near, len(view))
+    albedo = np.array([toy.albedo for toy in toys])  # [views, parts, 3]
+    for lighting in dict.fromkeys(light for _, _, light in shots):
+        these = np.array([(k, i) for k, i, light in shots if light == lighting])
+        owner = np.repeat(these[:, 1], rays)  # the view of each ray of these shots
+        sub = hits.take(owner * rays + np.tile(np.arange(rays), len(these)))
+        diffuse, specular = sub.shade(lighting)
+        colour = np.where(
+            (sub.label != MISS)[:, None],
+            diffuse[:, None] * albedo[owner, np.maximum(sub.label, 0)] + specular[:, None],
+            np.asarray(background, dtype=np.float64),
+        )
+        image = np.round(np.clip(colour, 0.0, 1.0) * 255.0).astype(np.uint8)
+        out[these[:, 0]] = image.reshape(len(these), *out.shape[1:])
+
+
+@functools.lru_cache(maxsize=512)
+def _directions(camera: Camera) -> np.ndarray:
+    """The camera's unit ray directions ``[3, H*W]`` (read-only; a grid has few cameras)."""
+    directions = _columns(camera.rays()[1])
+    directions.setflags(write=False)
+    return directions
 
 
 def axle(x: float, half_track: float, radius: float) -> Cylinder:

@@ -146,20 +146,27 @@ class Cars3DSubstitute(_Cars3DFactors, RenderedGrid):
     ``15 * a`` and elevation ``10 * e`` degrees. Images are rendered on first use and cached.
     """
 
+    cache_version = "1"
+
     def _render_states(self, all_factors: np.ndarray) -> np.ndarray:
-        out = np.empty((len(all_factors), *self.observation_shape), dtype=np.uint8)
-        for i, (elevation, azimuth, object_id) in enumerate(all_factors.tolist()):
-            camera = Camera(
-                target=(0.0, 0.0, 0.35),
-                distance=6.5,
-                fov=20.0,
-                azimuth=AZIMUTH_STEP * azimuth,
-                elevation=ELEVATION_STEP * elevation,
-                width=IMAGE_SIZE,
-                height=IMAGE_SIZE,
-            )
-            out[i] = _toys.render(substitute_car(object_id), camera, _LIGHT, _BACKGROUND)
-        return out
+        views = [
+            (substitute_car(object_id), _camera(elevation, azimuth))
+            for elevation, azimuth, object_id in all_factors.tolist()
+        ]
+        return _toys.render_views(views, [(i, _LIGHT) for i in range(len(views))], _BACKGROUND)
+
+
+def _camera(elevation: int, azimuth: int) -> Camera:
+    """The substitute's camera for class indices ``elevation``, ``azimuth``."""
+    return Camera(
+        target=(0.0, 0.0, 0.35),
+        distance=6.5,
+        fov=20.0,
+        azimuth=AZIMUTH_STEP * azimuth,
+        elevation=ELEVATION_STEP * elevation,
+        width=IMAGE_SIZE,
+        height=IMAGE_SIZE,
+    )
 
 
 def load_official(root: Path) -> Cars3D:

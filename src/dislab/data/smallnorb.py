@@ -221,21 +221,31 @@ class SmallNORBSubstitute(_SmallNORBFactors, RenderedGrid):
     first use and cached.
     """
 
+    cache_version = "1"
+
     def _render_states(self, all_factors: np.ndarray) -> np.ndarray:
-        out = np.empty((len(all_factors), *self.observation_shape), dtype=np.uint8)
-        for i, (category, instance, elevation, azimuth, light) in enumerate(all_factors.tolist()):
-            camera = Camera(
-                target=(0.0, 0.0, 0.45),
-                distance=6.5,
-                fov=22.0,
-                azimuth=AZIMUTH_STEP * azimuth,
-                elevation=ELEVATION_START + ELEVATION_STEP * elevation,
-                width=IMAGE_SIZE,
-                height=IMAGE_SIZE,
-            )
-            toy = substitute_toy(category, instance)
-            out[i] = _toys.render(toy, camera, LIGHTINGS[light], _BACKGROUND)[..., :1]
-        return out
+        # each (category, instance, elevation, azimuth) view is ray-cast once for all lightings
+        geometry, view_of = np.unique(all_factors[:, :4], axis=0, return_inverse=True)
+        views = [
+            (substitute_toy(category, instance), _camera(elevation, azimuth))
+            for category, instance, elevation, azimuth in geometry.tolist()
+        ]
+        lights = all_factors[:, 4].tolist()
+        shots = [(v, LIGHTINGS[k]) for v, k in zip(view_of.ravel().tolist(), lights)]
+        return _toys.render_views(views, shots, _BACKGROUND)[..., :1]
+
+
+def _camera(elevation: int, azimuth: int) -> Camera:
+    """The substitute's camera for class indices ``elevation``, ``azimuth``."""
+    return Camera(
+        target=(0.0, 0.0, 0.45),
+        distance=6.5,
+        fov=22.0,
+        azimuth=AZIMUTH_STEP * azimuth,
+        elevation=ELEVATION_START + ELEVATION_STEP * elevation,
+        width=IMAGE_SIZE,
+        height=IMAGE_SIZE,
+    )
 
 
 def load_official(root: Path) -> SmallNORB:

@@ -25,10 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from dislab.data import dsprites
-from dislab.data._images import thumbnail
+from dislab.data._images import open_thumbnail
 from dislab.data.base import Rng, randint
 from dislab.data.registry import DatasetInfo, register
 
@@ -116,14 +116,13 @@ class ScreamDSprites(_RGBDSprites):
 
 
 def load_scream(path: Path) -> np.ndarray:
-    """The painting as dlib uses it: ``thumbnail((350, 274))`` with Lanczos, uint8 HxWx3."""
+    """The painting as dlib uses it: ``thumbnail((350, 274))`` with Lanczos, uint8 HxWx3
+    (old Pillow's thumbnail, see :func:`dislab.data._images.open_thumbnail`)."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"))
+        small = open_thumbnail(path, *SCREAM_MAX_SIZE)
     except (OSError, UnidentifiedImageError) as err:
         raise ValueError(f"{path}: not a readable image ({err})") from err
-    small = thumbnail(rgb, *SCREAM_MAX_SIZE)
     if min(small.shape[:2]) <= _SIZE:
         raise ValueError(f"{path}: image too small for 64 x 64 crops ({small.shape[:2]})")
     return small

@@ -39,6 +39,14 @@ def glorot_init(module: nn.Module, generator: torch.Generator | None = None) -> 
     return module
 
 
+def build(cls: type[nn.Module], *args, generator: torch.Generator | None = None) -> nn.Module:
+    """``cls(*args)`` with :func:`glorot_init` weights. PyTorch's own layer init (which
+    reads the global RNG) runs inside ``fork_rng``, so the global state is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        module = cls(*args)
+    return glorot_init(module, generator)
+
+
 def _check_image(x: torch.Tensor, num_channels: int) -> None:
     expected = (num_channels, IMAGE_SIZE, IMAGE_SIZE)
     if x.ndim != 4 or tuple(x.shape[1:]) != expected:
@@ -155,14 +163,18 @@ def _lookup(table: dict, kind: str, name: str):
         raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(table)}") from None
 
 
-def make_encoder(name: str, num_channels: int, num_latent: int) -> nn.Module:
-    """Encoder ``name`` in ``ENCODERS`` ("conv" is the study's)."""
-    return _lookup(ENCODERS, "encoder", name)(num_channels, num_latent)
+def make_encoder(name: str, num_channels: int, num_latent: int,
+                 generator: torch.Generator | None = None) -> nn.Module:
+    """Encoder ``name`` in ``ENCODERS`` ("conv" is the study's), Glorot-initialised."""
+    return build(_lookup(ENCODERS, "encoder", name), num_channels, num_latent,
+                 generator=generator)
 
 
-def make_decoder(name: str, num_latent: int, num_channels: int) -> nn.Module:
-    """Decoder ``name`` in ``DECODERS`` ("deconv" is the study's)."""
-    return _lookup(DECODERS, "decoder", name)(num_latent, num_channels)
+def make_decoder(name: str, num_latent: int, num_channels: int,
+                 generator: torch.Generator | None = None) -> nn.Module:
+    """Decoder ``name`` in ``DECODERS`` ("deconv" is the study's), Glorot-initialised."""
+    return build(_lookup(DECODERS, "decoder", name), num_latent, num_channels,
+                 generator=generator)
 
 
 def num_parameters(module: nn.Module) -> int:

@@ -1,0 +1,325 @@
+"""Training benchmark: images/s per objective, peak memory, FLOP/s share of peak, data time,
+and a same-process comparison with the ``disent`` package.
+
+Every measurement runs in a fresh subprocess (so peak RSS is its own) with
+``OMP_NUM_THREADS`` = ``torch.set_num_threads`` = the thread count. A step is the real
+training step of :mod:`dislab.train` (sample a batch from an in-memory uint8 dataset, forward,
+loss, backward, Adam), batch 64, 64x64x1 images; the first ``--warmup`` steps are not timed.
+
+- FLOPs per step are counted with ``torch.utils.flop_counter`` (matmuls and convolutions,
+  forward + backward; 1 MAC = 2 FLOPs); peak FLOP/s is the best 2048x2048 fp32 matmul
+  measured in the same run with the same thread count.
+- ``--disent-python`` names an interpreter of a separate venv with ``disent`` installed
+  (outside the repo). There one process alternates short blocks (``--block`` steps,
+  ``--rounds`` times) of (a) dislab's beta-VAE,
+  (b) disent's ``BetaVae`` with its ``EncoderConv64/DecoderConv64`` and (c) disent's
+  ``BetaVae`` wrapping dislab's exact dlib architecture, so the ratio is same-process and
+  same-torch. disent is driven by calling its ``training_step`` + its own optimiser (what
+  Lightning's automatic optimisation does, minus Lightning's loop overhead). Its venv has
+  torch 2.13.0+cpu and no working torchvision (CUDA-only wheels), so the script prepends an
+  import stub for torchvision, which disent imports but never uses for this model.
+- ``--tcmalloc PATH`` reruns the beta-VAE workers with ``LD_PRELOAD=PATH``.
+
+    .venv/bin/python benchmarks/bench_train.py --threads 1 2 \\
+        --disent-python /work/benchenv-train/bin/python \\
+        --tcmalloc /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 64
+MODELS = ("beta_vae", "annealed_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae")
+STUB = Path("/work/benchenv-train/torchvision-stub")
+
+
+# -- workers (run inside a subprocess) ---------------------------------------------------------
+
+
+def _setup(threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+    return torch
+
+
+def _dataset():
+    """An in-memory uint8 dataset of dSprites' factor sizes' first 4 factors (random bits):
+    the same gather + convert path as dsprites_full without its 2.8 GB."""
+    import numpy as np
+
+    from dislab.data.base import ArrayData
+
+    class Synthetic(ArrayData):
+        name = "synthetic"
+        all_factor_names = ("shape", "scale", "orientation", "x")
+        all_factor_sizes = (3, 6, 40, 32)
+        latent_factor_indices = (0, 1, 2, 3)
+        observation_shape = (64, 64, 1)
+        pixel_scale = 1.0
+
+    rng = np.random.RandomState(0)
+    return Synthetic(rng.randint(0, 2, size=(3 * 6 * 40 * 32, 64, 64), dtype=np.uint8))
+
+
+def _dislab_run(model: str, params: dict | None = None):
+    import torch
+
+    from dislab.train import TrainConfig, _Run
+
+    config = TrainConfig(model=model, hyperparameters=params, progress=False)
+    return _Run(config, 1, torch.device("cpu"))
+
+
+def count_flops(step) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
+
+
+def peak_matmul(threads: int, repeats: int = 20) -> float:
+    torch = _setup(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best
+
+
+def _time_steps(step, steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - start
+
+
+def worker_dislab(model: str, threads: int, steps: int, warmup: int) -> dict:
+    import numpy as np
+
+    _setup(threads)
+    data = _dataset()
+    run = _dislab_run(model, {"dlib_step_parity": False} if model == "factor_vae" else {})
+    data_time = [0.0]
+
+    def step():
+        tick = time.perf_counter()
+        x = _images(data.sample_observations(BATCH, run.data_rng))
+        data_time[0] += time.perf_counter() - tick
+        run.step(x, run.iteration)
+        run.iteration += 1
+
+    x = _images(data.sample_observations(BATCH, np.random.RandomState(1)))
+    flops = count_flops(lambda: run.step(x, 0))
+    _time_steps(step, warmup)
+    data_time[0] = 0.0
+    load_before = os.getloadavg()[0]
+    seconds = _time_steps(step, steps)
+    return {
+        "model": model, "threads": threads, "steps": steps,
+        "images_per_s": steps * BATCH / seconds, "step_ms": 1000 * seconds / steps,
+        "data_ms": 1000 * data_time[0] / steps, "flops_per_step": flops,
+        "gflops": flops * steps / seconds / 1e9,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load": [load_before, os.getloadavg()[0]],
+    }
+
+
+def _images(batch):
+    from dislab.train import to_images
+
+    return to_images(batch, "cpu")
+
+
+def _disent_betavae(encoder, decoder):
+    from disent.frameworks.vae import BetaVae
+    from disent.model import AutoEncoder
+
+    cfg = BetaVae.cfg(optimizer="adam", optimizer_kwargs={"lr": 1e-4}, beta=4.0,
+                      recon_loss="bce", loss_reduction="mean_sum")
+    framework = BetaVae(model=AutoEncoder(encoder=encoder, decoder=decoder), cfg=cfg)
+    return framework, framework.configure_optimizers()
+
+
+def _dlib_arch_for_disent():
+    """dislab's dlib architecture behind disent's encoder/decoder interface."""
+    import torch
+    from disent.model import DisentDecoder, DisentEncoder
+
+    from dislab import models
+
+    class Encoder(DisentEncoder):
+        def __init__(self):
+            super().__init__(x_shape=(1, 64, 64), z_size=10, z_multiplier=2)
+            self.net = models.build_vae(1, 10, seed=0).encoder
+
+        def encode(self, x):  # disent wants [mu, logvar] concatenated
+            return torch.cat(self.net(x), dim=1)
+
+    class Decoder(DisentDecoder):
+        def __init__(self):
+            super().__init__(x_shape=(1, 64, 64), z_size=10)
+            self.net = models.build_vae(1, 10, seed=0).decoder
+
+        def decode(self, z):
+            return self.net(z)
+
+    return Encoder().to(memory_format=torch.channels_last), Decoder()
+
+
+def worker_compare(threads: int, block: int, warmup: int, rounds: int) -> dict:
+    import warnings
+
+    sys.path.insert(0, str(STUB))
+    warnings.simplefilter("ignore")
+    torch = _setup(threads)
+    from disent.model.ae import DecoderConv64, EncoderConv64
+
+    data = _dataset()
+    rng_disent = __import__("numpy").random.RandomState(0)
+    run = _dislab_run("beta_vae", {"beta": 4.0})
+    contenders = {"dislab": None,
+                  "disent_conv64": _disent_betavae(EncoderConv64(x_shape=(1, 64, 64), z_size=10,
+                                                                 z_multiplier=2),
+                                                   DecoderConv64(x_shape=(1, 64, 64), z_size=10)),
+                  "disent_dlib_arch": _disent_betavae(*_dlib_arch_for_disent())}
+
+    def dislab_step():
+        run.step(_images(data.sample_observations(BATCH, run.data_rng)), 0)
+
+    def disent_step(framework, optimizer):
+        def step():
+            x = torch.from_numpy(data.sample_observations(BATCH, rng_disent)).permute(0, 3, 1, 2)
+            loss = framework.training_step({"x_targ": (x.contiguous(),)}, 0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    steppers = {"dislab": dislab_step}
+    for name in ("disent_conv64", "disent_dlib_arch"):
+        steppers[name] = disent_step(*contenders[name])
+    flops = {}
+    x = _images(data.sample_observations(BATCH, rng_disent))
+    flops["dislab"] = count_flops(lambda: run.step(x, 0))
+    for name in ("disent_conv64", "disent_dlib_arch"):
+        flops[name] = count_flops(steppers[name])
+    seconds = dict.fromkeys(steppers, 0.0)
+    for step in steppers.values():
+        _time_steps(step, warmup)
+    load_before = os.getloadavg()[0]
+    for _ in range(rounds):  # short interleaved blocks: load changes hit every contender alike
+        for name, step in steppers.items():
+            seconds[name] += _time_steps(step, block)
+    total = rounds * block
+    result = {"threads": threads, "steps": total, "torch": torch.__version__,
+              "load": [load_before, os.getloadavg()[0]]}
+    for name in steppers:
+        result[name] = {"images_per_s": total * BATCH / seconds[name],
+                        "gflops": flops[name] * total / seconds[name] / 1e9,
+                        "flops_per_step": flops[name]}
+    for name in ("disent_conv64", "disent_dlib_arch"):
+        result[f"ratio_vs_{name}"] = (result["dislab"]["images_per_s"]
+                                      / result[name]["images_per_s"])
+    return result
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def _spawn(python: str, args: list[str], threads: int, options: list[str],
+           preload: str | None = None) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "PYTHONPATH": str(REPO / "src")}
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "33554432")
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", "1073741824")
+    if preload:
+        env["LD_PRELOAD"] = preload
+    out = subprocess.run([python, __file__, *options, "--worker", *args], env=env,
+                         capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--block", type=int, default=3, help="steps per interleaved block (disent)")
+    p.add_argument("--rounds", type=int, default=15, help="interleaved rounds (disent)")
+    p.add_argument("--disent-python", default=None)
+    p.add_argument("--tcmalloc", default=None)
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "train.json"))
+    p.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker is not None:
+        kind, *rest = args.worker
+        if kind == "peak":
+            print(json.dumps({"flops": peak_matmul(int(rest[0]))}))
+        elif kind == "dislab":
+            print(json.dumps(worker_dislab(rest[0], int(rest[1]), args.steps, args.warmup)))
+        else:
+            print(json.dumps(worker_compare(int(rest[0]), args.block, args.warmup, args.rounds)))
+        return
+
+    python = sys.executable
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():  # after every measurement, so an interrupted run keeps what it measured
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    options = ["--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--block", str(args.block), "--rounds", str(args.rounds)]
+    report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "runs": [],
+              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    for threads in args.threads:
+        peak = _spawn(python, ["peak", str(threads)], threads, options)["flops"]
+        report.setdefault("peak_gflops", {})[threads] = peak / 1e9
+        variants = [(None, "glibc (malloc env vars)")]
+        if args.tcmalloc:
+            variants.append((args.tcmalloc, "tcmalloc"))
+        for preload, allocator in variants:
+            for model in (args.models if preload is None else ["beta_vae"]):
+                row = _spawn(python, ["dislab", model, str(threads)], threads, options,
+                             preload)
+                row.update(allocator=allocator, peak_share=row["gflops"] * 1e9 / peak)
+                report["runs"].append(row)
+                save()
+                print(f"{model:13s} {threads}t {allocator:24s} {row['images_per_s']:7.1f} img/s "
+                      f"{row['step_ms']:6.1f} ms/step (data {row['data_ms']:.2f} ms) "
+                      f"{row['gflops']:5.1f} GFLOP/s = {100 * row['peak_share']:4.1f}% of "
+                      f"{peak / 1e9:.0f}, peak RSS {row['peak_rss_mib']:.0f} MiB, "
+                      f"load {row['load'][0]:.1f}", flush=True)
+        if args.disent_python:
+            for preload in [None] + ([args.tcmalloc] if args.tcmalloc else []):
+                cmp = _spawn(args.disent_python, ["compare", str(threads)], threads, options,
+                             preload)
+                cmp["allocator"] = "tcmalloc" if preload else "glibc (malloc env vars)"
+                report.setdefault("disent", []).append(cmp)
+                save()
+                print(f"disent comparison {threads}t {cmp['allocator']}: " + ", ".join(
+                    f"{k} {cmp[k]['images_per_s']:.1f} img/s" for k in
+                    ("dislab", "disent_conv64", "disent_dlib_arch"))
+                    + f"; ratios {cmp['ratio_vs_disent_conv64']:.2f}x, "
+                    f"{cmp['ratio_vs_disent_dlib_arch']:.2f}x; load {cmp['load'][0]:.1f}",
+                    flush=True)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

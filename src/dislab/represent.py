@@ -1,0 +1,94 @@
+"""Representation functions from a run directory (dlib postprocessing, spec 3).
+
+>>> from dislab import represent
+>>> rep = represent.load("runs/x", "mean")          # r(x) = mu(x)
+>>> codes = rep(images)                              # float32 [N, 64, 64, C] in [0, 1] -> [N, d]
+>>> rep = represent.load("runs/x", "sampled", seed=3)  # r(x) = mu + exp(logvar / 2) * eps
+
+``sampled`` draws ``eps`` from its own ``torch.Generator`` seeded with ``seed`` when the
+function is built (dlib draws unseeded TF noise, spec 7.4 item 3): the same seed, call
+sequence and batch size give the same codes. Every call continues the generator's stream, so
+two calls on the same images give fresh noise, as in dlib. The result is a picklable object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dislab import models
+from dislab.models.vae import GaussianEncoderVAE, sample_from_latent
+from dislab.train import CHECKPOINT_FILE, load_checkpoint, read_config, resolve_device, to_images
+
+REPRESENTATIONS = ("mean", "sampled")
+
+
+def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu"
+               ) -> tuple[GaussianEncoderVAE, dict[str, Any]]:
+    """The trained VAE of ``run_dir`` (in eval mode, on ``device``) and its ``config.json``."""
+    config = read_config(run_dir)
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the run has not saved a checkpoint yet")
+    device = resolve_device(str(device))
+    vae = models.build_vae(config["resolved"]["num_channels"], config["num_latent"],
+                           config["encoder"], config["decoder"])
+    vae.load_state_dict(load_checkpoint(path)["vae"])
+    return vae.to(device, memory_format=torch.channels_last).eval(), config
+
+
+class Representation:
+    """``r(x)``: float images ``[N, H, W, C]`` in [0, 1] -> float32 codes ``[N, d]``,
+    encoding ``batch_size`` images at a time under ``torch.inference_mode``."""
+
+    def __init__(self, vae: GaussianEncoderVAE, observation_shape: tuple[int, ...],
+                 kind: str = "mean", seed: int = 0, batch_size: int = 64,
+                 device: str | torch.device = "cpu"):
+        if kind not in REPRESENTATIONS:
+            raise ValueError(f"unknown representation {kind!r}; "
+                             f"valid: {', '.join(REPRESENTATIONS)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self.vae, self.kind, self.batch_size = vae, kind, batch_size
+        self.observation_shape = tuple(observation_shape)
+        self.device = torch.device(device)
+        self.num_latent = vae.encoder.means.out_features
+        self.generator = torch.Generator(self.device).manual_seed(seed)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1:] != self.observation_shape:
+            shape = ", ".join(map(str, self.observation_shape))
+            raise ValueError(f"expected images of shape [N, {shape}], got {list(x.shape)}")
+        codes = np.empty((len(x), self.num_latent), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(x), self.batch_size):
+                mu, logvar = self.vae.encode(to_images(x[start:start + self.batch_size],
+                                                       self.device))
+                code = mu if self.kind == "mean" else sample_from_latent(mu, logvar,
+                                                                         self.generator)
+                codes[start:start + len(code)] = code.cpu().numpy()
+        return codes
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["generator"] = self.generator.get_state()
+        return state
+
+    def __setstate__(self, state):
+        generator = torch.Generator(state["device"])
+        generator.set_state(state.pop("generator"))
+        self.__dict__.update(state, generator=generator)
+
+
+def load(run_dir: str | os.PathLike, representation: str = "mean", seed: int = 0,
+         device: str = "cpu", batch_size: int = 64) -> Representation:
+    """The ``mean`` or ``sampled`` representation function of a trained run."""
+    device = resolve_device(device)
+    vae, config = load_model(run_dir, device)
+    return Representation(vae, config["resolved"]["observation_shape"], representation, seed,
+                          batch_size, device)

@@ -1,0 +1,450 @@
+"""One training loop for every objective: ``train(config) -> run_dir``.
+
+>>> from dislab.train import TrainConfig, train
+>>> run_dir = train(TrainConfig(model="beta_vae", hyperparameters={"beta": 4},
+...                             dataset="dsprites_full", steps=300_000, seed=0, run_dir="runs/x"))
+
+Defaults are the study's (spec 2.4): batch 64, Adam lr 1e-4 (0.9, 0.999, 1e-8), 300,000 global
+steps, d = 10, conv encoder / deconv decoder, Bernoulli-logits reconstruction loss.
+
+Run directory::
+
+    config.json         every option + what was resolved (dataset source, image shape, seeds)
+    checkpoint.pt       state dicts of the VAE, the objective (FactorVAE's discriminator), the
+                        optimisers, the iteration, and every RNG state (numpy data stream,
+                        torch noise); written atomically every ``checkpoint_every`` iterations
+                        and at the end; read with ``torch.load(weights_only=True)``
+    train_log.csv       iteration, global step, losses averaged since the last row, images/s,
+                        share of the time spent sampling data
+    results/train.json  reconstruction loss, KL, ELBO, regulariser, loss, averaged over
+                        ``eval_samples`` (64,000 like dlib) fresh samples at the end
+    failure.json        only after a NaN/inf loss: the step and the values
+
+Seeds (spec 2.4, 8.1): ``rs = RandomState(seed)``; the training data stream is
+``RandomState(rs.randint(2**32))`` and the evaluation stream uses the second draw (2357136044
+and 2546248239 for seed 0, as dlib). The initial weights come from a CPU
+``torch.Generator`` seeded with ``seed`` (so they do not depend on the device); the
+reparameterisation noise (and FactorVAE's permutations) from a generator on the training
+device seeded with the data-stream seed. Deviation from dlib: batches are drawn with one
+``sample_observations(batch_size, rng)`` call instead of 64 one-image calls; both are 64
+i.i.d. uniform draws.
+
+Resuming: rerunning with the same config continues from ``checkpoint.pt`` and, on the same
+device and thread count, ends with bitwise the same weights as an uninterrupted run. A run
+whose ``results/train.json`` exists is not retrained. A run directory holding a different
+config is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from dislab import __version__, models
+from dislab import data as datasets
+from dislab.data.base import GroundTruthData
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+LOG_FILE = "train_log.csv"
+RESULTS_FILE = Path("results") / "train.json"
+FAILURE_FILE = "failure.json"
+
+# Options that change how a run executes but not its numbers; a resumed run may change them.
+EXECUTION_OPTIONS = ("run_dir", "checkpoint_every", "log_every", "device", "threads",
+                     "progress", "data_root")
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or inf; the message names the step, ``failure.json`` records it."""
+
+
+@dataclass
+class TrainConfig:
+    """Every option of a training run (a plain, picklable dataclass; ``dict`` works too).
+
+    ``steps`` counts dlib global steps: FactorVAE with ``dlib_step_parity`` (the default)
+    advances 2 per iteration, so it runs ``steps / 2`` updates (see
+    :class:`dislab.models.objectives.FactorVAE`). ``checkpoint_every`` and ``log_every``
+    count iterations. ``threads`` sets ``torch.set_num_threads`` (None leaves it).
+    ``source`` is the dataset source: auto, official or procedural.
+    """
+
+    model: str = "beta_vae"
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "dsprites_full"
+    source: str = "auto"
+    seed: int = 0
+    steps: int = 300_000
+    batch_size: int = 64
+    num_latent: int = 10
+    encoder: str = "conv"
+    decoder: str = "deconv"
+    lr: float = 1e-4
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    discriminator_lr: float = 1e-4
+    eval_samples: int = 64_000
+    run_dir: str = "runs/run"
+    checkpoint_every: int = 1000
+    log_every: int = 100
+    device: str = "auto"
+    threads: int | None = None
+    progress: bool = True
+    data_root: str | None = None
+
+    def __post_init__(self):
+        for name in ("seed", "steps", "batch_size", "num_latent", "eval_samples",
+                     "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            low = 0 if name == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        for name in ("lr", "adam_eps", "discriminator_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads must be None or an int >= 1, got {self.threads!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        self.hyperparameters = models.resolve_hyperparameters(self.model, self.hyperparameters)
+        for kind, table, name in (("encoder", models.ENCODERS, self.encoder),
+                                  ("decoder", models.DECODERS, self.decoder)):
+            if name not in table:
+                raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(table)}")
+        self.run_dir = str(self.run_dir)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        valid = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - valid)
+        if unknown:
+            raise ValueError(f"unknown train option(s) {', '.join(unknown)}; "
+                             f"valid: {', '.join(sorted(valid))}")
+        return cls(**values)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU -> ``ValueError``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but torch finds no CUDA GPU")
+    return torch.device(device)
+
+
+def stream_seeds(seed: int) -> tuple[int, int]:
+    """dlib's (training stream, evaluation stream) seeds: two ``randint(2**32)`` draws."""
+    rs = np.random.RandomState(seed)
+    return int(rs.randint(2**32)), int(rs.randint(2**32))
+
+
+def to_images(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+    """NHWC numpy images -> NCHW tensor with channels-last memory (no copy on CPU)."""
+    return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device).permute(
+        0, 3, 1, 2)
+
+
+# -- the run's state --------------------------------------------------------------------------
+
+
+class _Run:
+    """Model, objective, optimisers and RNGs of one run, with (de)serialisation."""
+
+    def __init__(self, config: TrainConfig, num_channels: int, device: torch.device):
+        init = torch.Generator().manual_seed(config.seed)
+        train_seed, self.eval_seed = stream_seeds(config.seed)
+        self.vae = models.build_vae(num_channels, config.num_latent, config.encoder,
+                                    config.decoder, generator=init)
+        self.objective = models.make_objective(config.model, config.hyperparameters,
+                                               config.num_latent, generator=init)
+        self.vae.to(device, memory_format=torch.channels_last)
+        self.objective.to(device)
+        betas = (config.adam_beta1, config.adam_beta2)
+        self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=config.lr, betas=betas,
+                                          eps=config.adam_eps)
+        self.aux_optimizer = self.objective.make_optimizer(config.discriminator_lr,
+                                                           config.adam_eps)
+        self.data_rng = np.random.RandomState(train_seed)
+        self.noise = torch.Generator(device).manual_seed(train_seed)
+        self.iteration = 0
+        self.elapsed = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        key, keys, pos, has_gauss, cached = self.data_rng.get_state()
+        return {
+            "iteration": self.iteration,
+            "elapsed": self.elapsed,
+            "vae": self.vae.state_dict(),
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "aux_optimizer": self.aux_optimizer.state_dict() if self.aux_optimizer else None,
+            "noise_rng": self.noise.get_state(),
+            "data_rng": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                         "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iteration = int(state["iteration"])
+        self.elapsed = float(state["elapsed"])
+        self.vae.load_state_dict(state["vae"])
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.aux_optimizer is not None:
+            self.aux_optimizer.load_state_dict(state["aux_optimizer"])
+        self.noise.set_state(state["noise_rng"])
+        rng = state["data_rng"]
+        self.data_rng.set_state(("MT19937", rng["keys"].numpy().astype(np.uint32), rng["pos"],
+                                 rng["has_gauss"], rng["cached_gaussian"]))
+
+    def step(self, x: torch.Tensor, global_step: int) -> dict[str, torch.Tensor]:
+        """One simultaneous update of the VAE (and the objective's own parameters)."""
+        out = self.vae(x, self.noise)
+        terms = self.objective(out, global_step, self.noise)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.aux_optimizer is not None:  # both gradients at the pre-update parameters
+            self.aux_optimizer.zero_grad(set_to_none=True)
+            terms["discriminator_loss"].backward(inputs=list(self.objective.parameters()),
+                                                 retain_graph=True)
+        terms["loss"].backward(inputs=list(self.vae.parameters()))
+        self.optimizer.step()
+        if self.aux_optimizer is not None:
+            self.aux_optimizer.step()
+        return _report(out, terms)
+
+
+def _report(out: models.VAEOutput, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Everything one step logs, as detached scalars (dlib's names; ``elbo = -(rec + KL)``)."""
+    report = {"loss": terms["loss"], "reconstruction_loss": out.reconstruction,
+              "kl_loss": out.kl, "elbo": -out.elbo_loss, "regularizer": terms["regularizer"]}
+    report.update((k, v) for k, v in terms.items() if k not in report)
+    return {k: v.detach() for k, v in report.items()}
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.json`` of a run directory (with a clear error if absent or corrupt)."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {run_dir} is not a dislab run directory")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` onto the CPU, with the file named in any error."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # corrupt / truncated / foreign file
+        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
+
+
+def _run_record(config: TrainConfig, data: GroundTruthData,
+                objective: models.objectives.Objective) -> dict[str, Any]:
+    train_seed, eval_seed = stream_seeds(config.seed)
+    record = dataclasses.asdict(config)
+    record["resolved"] = {
+        "dataset_source": data.source,
+        "observation_shape": list(data.observation_shape),
+        "num_channels": int(data.observation_shape[2]),
+        "train_stream_seed": train_seed,
+        "eval_stream_seed": eval_seed,
+        "steps_per_iteration": objective.steps_per_iteration,
+        "iterations": math.ceil(config.steps / objective.steps_per_iteration),
+        "dislab_version": __version__,
+    }
+    return record
+
+
+def _same_run(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names of the options whose values differ (execution-only options ignored)."""
+    keys = (set(old) | set(new)) - set(EXECUTION_OPTIONS) - {"resolved"}
+    diff = sorted(k for k in keys if old.get(k) != new.get(k))
+    for k in ("dataset_source", "observation_shape"):
+        if old.get("resolved", {}).get(k) != new["resolved"][k]:
+            diff.append(k)
+    return diff
+
+
+def _prepare_run_dir(run_dir: Path, record: dict[str, Any]) -> None:
+    path = run_dir / CONFIG_FILE
+    if path.exists():
+        diff = _same_run(read_config(run_dir), record)
+        if diff:
+            raise ValueError(f"{run_dir} already holds a run with a different config "
+                             f"({', '.join(diff)}); choose another run directory")
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, record)
+
+
+class _Log:
+    """``train_log.csv``, opened for appending; rows beyond the checkpoint are dropped."""
+
+    def __init__(self, path: Path, upto_iteration: int):
+        self.path = path
+        rows = []
+        if path.exists() and path.stat().st_size:
+            with path.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= upto_iteration]
+        self.fieldnames = list(rows[0]) if rows else None
+        self._rewrite(rows)
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        def write(tmp: Path) -> None:
+            with tmp.open("w", newline="") as f:
+                if self.fieldnames:
+                    writer = csv.DictWriter(f, self.fieldnames)
+                    writer.writeheader()
+                    writer.writerows(rows)
+        _write_atomic(self.path, write)
+
+    def append(self, row: dict[str, float]) -> None:
+        new = self.fieldnames is None
+        if new:
+            self.fieldnames = list(row)
+        with self.path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, self.fieldnames)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+
+def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = None) -> Path:
+    """Train (or resume, or skip if finished) the run described by ``config``; returns its
+    run directory. ``data`` overrides the registry lookup of ``config.dataset`` (any
+    :class:`GroundTruthData`; ``config.dataset`` is then only its label)."""
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    run_dir = Path(config.run_dir)
+    if data is None:
+        data = datasets.get(config.dataset, source=config.source, root=config.data_root)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    run = _Run(config, int(data.observation_shape[2]), device)
+    record = _run_record(config, data, run.objective)
+    _prepare_run_dir(run_dir, record)
+    if (run_dir / RESULTS_FILE).exists():
+        return run_dir
+    checkpoint = run_dir / CHECKPOINT_FILE
+    if checkpoint.exists():
+        # loaded on the CPU: generator states must be CPU tensors; load_state_dict moves the
+        # weights and optimiser states to the run's device
+        run.load_state_dict(load_checkpoint(checkpoint))
+    _train_loop(run, config, data, record["resolved"], run_dir, device)
+    results = evaluate(run, config, data, record["resolved"], device)
+    write_json(run_dir / RESULTS_FILE, results)
+    return run_dir
+
+
+def _save(run: _Run, run_dir: Path) -> None:
+    _write_atomic(run_dir / CHECKPOINT_FILE, lambda tmp: torch.save(run.state_dict(), tmp))
+
+
+def _fail(run_dir: Path, iteration: int, global_step: int, values: dict[str, float]) -> None:
+    saved = load_checkpoint(run_dir / CHECKPOINT_FILE)["iteration"] \
+        if (run_dir / CHECKPOINT_FILE).exists() else None
+    message = (f"non-finite loss at global step {global_step} (iteration {iteration}): "
+               + ", ".join(f"{k}={v}" for k, v in values.items())
+               + f". The last good checkpoint (iteration {saved}) is kept in {run_dir}; "
+               f"the failure is recorded in {run_dir / FAILURE_FILE}.")
+    write_json(run_dir / FAILURE_FILE, {"iteration": iteration, "global_step": global_step,
+                                        "checkpoint_iteration": saved, "values": values,
+                                        "error": message})
+    raise TrainingDivergedError(message)
+
+
+def _train_loop(run: _Run, config: TrainConfig, data: GroundTruthData, resolved: dict,
+                run_dir: Path, device: torch.device) -> None:
+    iterations, spi = resolved["iterations"], resolved["steps_per_iteration"]
+    log = _Log(run_dir / LOG_FILE, run.iteration)
+    sums: dict[str, float] = {}
+    count, data_time, window_start = 0, 0.0, time.perf_counter()
+    bar = tqdm(total=iterations, initial=run.iteration, unit="step", disable=not config.progress,
+               desc=f"{config.model} seed {config.seed}", dynamic_ncols=True)
+    run.vae.train()
+    while run.iteration < iterations:
+        tick = time.perf_counter()
+        x = to_images(data.sample_observations(config.batch_size, run.data_rng), device)
+        data_time += time.perf_counter() - tick
+        report = run.step(x, run.iteration * spi)
+        values = dict(zip(report, torch.stack(list(report.values())).tolist()))
+        if not all(math.isfinite(v) for v in values.values()):
+            bar.close()
+            _fail(run_dir, run.iteration, run.iteration * spi, values)
+        run.iteration += 1
+        count += 1
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v
+        done = run.iteration == iterations
+        if run.iteration % config.log_every == 0 or done:
+            seconds = time.perf_counter() - window_start
+            run.elapsed += seconds
+            log.append({"iteration": run.iteration, "global_step": run.iteration * spi,
+                        **{k: v / count for k, v in sums.items()},
+                        "images_per_second": count * config.batch_size / seconds,
+                        "data_time_share": data_time / seconds})
+            bar.set_postfix(loss=f"{sums['loss'] / count:.2f}")
+            sums, count, data_time, window_start = {}, 0, 0.0, time.perf_counter()
+        if run.iteration % config.checkpoint_every == 0 or done:
+            _save(run, run_dir)
+        bar.update(1)
+    bar.close()
+
+
+@torch.no_grad()
+def evaluate(run: _Run, config: TrainConfig, data: GroundTruthData, resolved: dict,
+             device: torch.device) -> dict[str, float]:
+    """Loss terms averaged over ``config.eval_samples`` fresh samples from the evaluation
+    stream (dlib: 1,000 batches of 64), with the final global step."""
+    rng = np.random.RandomState(resolved["eval_stream_seed"])
+    noise = torch.Generator(device).manual_seed(resolved["eval_stream_seed"])
+    global_step = run.iteration * resolved["steps_per_iteration"]
+    sums: dict[str, float] = {}
+    run.vae.eval()
+    for start in range(0, config.eval_samples, config.batch_size):
+        n = min(config.batch_size, config.eval_samples - start)
+        x = to_images(data.sample_observations(n, rng), device)
+        out = run.vae(x, noise)
+        report = _report(out, run.objective(out, global_step, noise))
+        for k, v in report.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * n
+    results = {k: v / config.eval_samples for k, v in sums.items()}
+    results.update(global_step=global_step, iterations=run.iteration,
+                   elapsed_time=run.elapsed, eval_samples=config.eval_samples)
+    return results

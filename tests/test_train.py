@@ -1,0 +1,293 @@
+"""The training loop: determinism, resume after kill -9, NaN handling, run directory."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dislab import models
+from dislab.cli import main
+from dislab.train import (
+    TrainConfig,
+    TrainingDivergedError,
+    _Run,
+    load_checkpoint,
+    stream_seeds,
+    train,
+)
+from tests.tiny_data import TinySquares
+
+TESTS = Path(__file__).resolve().parent
+FAST = dict(batch_size=8, eval_samples=16, log_every=5, checkpoint_every=10, progress=False,
+            dataset="tiny_squares", lr=1e-3)
+
+
+def _config(tmp_path, name="run", **kw) -> TrainConfig:
+    return TrainConfig(**{**FAST, "steps": 20, "run_dir": str(tmp_path / name), **kw})
+
+
+def _checkpoint(run_dir):
+    return load_checkpoint(Path(run_dir) / "checkpoint.pt")
+
+
+def _assert_same_state(a, b):
+    for part in ("vae", "objective"):
+        assert a[part].keys() == b[part].keys()
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs"
+    for part in ("optimizer", "aux_optimizer"):
+        if a[part] is None:
+            assert b[part] is None
+            continue
+        for i, state in a[part]["state"].items():
+            for k, v in state.items():
+                assert torch.equal(v, b[part]["state"][i][k]), f"{part} state {i}.{k} differs"
+    assert torch.equal(a["noise_rng"], b["noise_rng"])
+    assert torch.equal(a["data_rng"]["keys"], b["data_rng"]["keys"])
+    assert a["data_rng"]["pos"] == b["data_rng"]["pos"]
+
+
+def _results(run_dir):
+    results = json.loads((Path(run_dir) / "results" / "train.json").read_text())
+    results.pop("elapsed_time")
+    return results
+
+
+def _log(run_dir):
+    import pandas as pd
+
+    return pd.read_csv(Path(run_dir) / "train_log.csv")
+
+
+def test_dlib_stream_seeds():
+    assert stream_seeds(0) == (2357136044, 2546248239)
+
+
+@pytest.mark.parametrize("steps", [40, pytest.param(300, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("model", models.names()[:6])
+def test_every_model_trains_with_falling_loss(tmp_path, model, steps):
+    params = {"dlib_step_parity": False} if model == "factor_vae" else {}
+    run_dir = train(_config(tmp_path, model=model, hyperparameters=params, steps=steps,
+                            log_every=10), data=TinySquares())
+    log = _log(run_dir)
+    assert log["reconstruction_loss"].iloc[-1] < 0.9 * log["reconstruction_loss"].iloc[0]
+    assert log["loss"].iloc[-1] < log["loss"].iloc[0]
+    results = _results(run_dir)
+    assert results["elbo"] == pytest.approx(-(results["reconstruction_loss"]
+                                              + results["kl_loss"]))
+    assert results["loss"] == pytest.approx(results["reconstruction_loss"]
+                                            + results["regularizer"])
+    assert results["global_step"] == steps and results["eval_samples"] == 16
+
+
+def test_beta_one_vae_regulariser_is_the_kl(tmp_path):
+    results = _results(train(_config(tmp_path), data=TinySquares()))
+    assert results["regularizer"] == pytest.approx(results["kl_loss"])
+    assert results["loss"] == pytest.approx(-results["elbo"])
+
+
+def test_same_seed_same_numbers_other_seed_differs(tmp_path):
+    a = train(_config(tmp_path, "a", model="beta_tc_vae", hyperparameters={"beta": 4}),
+              data=TinySquares())
+    b = train(_config(tmp_path, "b", model="beta_tc_vae", hyperparameters={"beta": 4}),
+              data=TinySquares())
+    c = train(_config(tmp_path, "c", model="beta_tc_vae", hyperparameters={"beta": 4}, seed=1),
+              data=TinySquares())
+    _assert_same_state(_checkpoint(a), _checkpoint(b))
+    assert _results(a) == _results(b)
+    assert _results(a) != _results(c)
+    columns = ["iteration", "loss", "kl_loss"]
+    assert _log(a)[columns].equals(_log(b)[columns])
+
+
+def test_factor_vae_step_counting(tmp_path):
+    parity = train(_config(tmp_path, "p", model="factor_vae"), data=TinySquares())
+    assert _results(parity)["global_step"] == 20 and _results(parity)["iterations"] == 10
+    assert _log(parity)["global_step"].tolist() == [10, 20]
+    fixed = train(_config(tmp_path, "f", model="factor_vae",
+                          hyperparameters={"dlib_step_parity": False}), data=TinySquares())
+    assert _results(fixed)["global_step"] == 20 and _results(fixed)["iterations"] == 20
+
+
+def test_factor_vae_update_is_simultaneous(tmp_path):
+    """Both gradients are taken at the pre-update parameters: the VAE gradient of
+    ``recon + KL + gamma TC`` only, the discriminator gradient of its own loss only."""
+    config = _config(tmp_path, model="factor_vae", hyperparameters={"gamma": 30})
+    run = _Run(config, 1, torch.device("cpu"))
+    vae, objective = copy.deepcopy(run.vae), copy.deepcopy(run.objective)
+    noise = torch.Generator().set_state(run.noise.get_state())
+    x = torch.from_numpy(TinySquares().sample_observations(8, np.random.RandomState(0)))
+    x = x.permute(0, 3, 1, 2)
+    out = vae(x, noise)
+    terms = objective(out, 0, noise)
+    vae_grads = torch.autograd.grad(terms["loss"], list(vae.parameters()), retain_graph=True)
+    disc_grads = torch.autograd.grad(terms["discriminator_loss"], list(objective.parameters()))
+    run.step(x, 0)
+    for p, g in zip(run.vae.parameters(), vae_grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
+    for p, g in zip(run.objective.parameters(), disc_grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-6)
+    # and the discriminator's betas are (0.5, 0.9)
+    assert run.aux_optimizer.param_groups[0]["betas"] == (0.5, 0.9)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _FaultyAfter(TinySquares):
+    """After ``n`` batches: raise (an in-process stand-in for a killed run) or give NaNs."""
+
+    def __init__(self, n, fault="raise"):
+        super().__init__()
+        self.calls, self.n, self.fault = 0, n, fault
+
+    def sample_observations(self, n, rng):
+        self.calls += 1
+        x = super().sample_observations(n, rng)
+        if self.calls <= self.n:
+            return x
+        if self.fault == "raise":
+            raise _Interrupted
+        return x * np.nan
+
+
+def test_factor_vae_resume_is_exact(tmp_path):
+    reference = train(_config(tmp_path, "ref", model="factor_vae", steps=30),
+                      data=TinySquares())
+    config = _config(tmp_path, "resumed", model="factor_vae", steps=30)
+    with pytest.raises(_Interrupted):
+        train(config, data=_FaultyAfter(12))  # checkpoint at iteration 10, killed at 12
+    assert _checkpoint(config.run_dir)["iteration"] == 10
+    assert _log(config.run_dir)["iteration"].tolist() == [5, 10]
+    train(config, data=TinySquares())
+    _assert_same_state(_checkpoint(reference), _checkpoint(config.run_dir))
+    assert _results(reference) == _results(config.run_dir)
+    assert _log(config.run_dir)["iteration"].tolist() == [5, 10, 15]
+
+
+_KILLED_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from tests.tiny_data import TinySquares
+    from dislab.train import TrainConfig, train
+
+    class Slow(TinySquares):
+        def sample_observations(self, n, rng):
+            time.sleep(0.05)
+            return super().sample_observations(n, rng)
+
+    train(TrainConfig(**{config!r}), data=Slow())
+""")
+
+
+def test_resume_after_kill_9_gives_identical_weights(tmp_path):
+    config = _config(tmp_path, "killed", steps=30)
+    script = _KILLED_SCRIPT.format(root=str(TESTS.parent), config=vars(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    checkpoint = Path(config.run_dir) / "checkpoint.pt"
+    deadline = time.time() + 60
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert _checkpoint(config.run_dir)["iteration"] < 30
+    assert not (Path(config.run_dir) / "results" / "train.json").exists()
+    torch.set_num_threads(1)
+    train(config, data=TinySquares())
+    reference = train(_config(tmp_path, "reference", steps=30), data=TinySquares())
+    _assert_same_state(_checkpoint(reference), _checkpoint(config.run_dir))
+    assert _results(reference) == _results(config.run_dir)
+    iterations = _log(config.run_dir)["iteration"].tolist()
+    assert iterations == list(range(5, 31, 5))
+
+
+def test_finished_run_is_not_retrained_and_other_config_is_refused(tmp_path):
+    config = _config(tmp_path)
+    run_dir = train(config, data=TinySquares())
+    stamp = (run_dir / "checkpoint.pt").stat().st_mtime_ns
+    again = TrainConfig(**{**vars(config), "progress": True, "log_every": 3})  # execution only
+    assert train(again, data=TinySquares()) == run_dir
+    assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match=r"different config \(hyperparameters, steps\)"):
+        train(TrainConfig(**{**vars(config), "steps": 30, "hyperparameters": {"beta": 2}}),
+              data=TinySquares())
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tmp_path):
+    config = _config(tmp_path, steps=40)
+    with pytest.raises(TrainingDivergedError, match=r"global step 13 \(iteration 13\)"):
+        train(config, data=_FaultyAfter(13, "nan"))
+    run_dir = Path(config.run_dir)
+    failure = json.loads((run_dir / "failure.json").read_text())
+    assert failure["global_step"] == 13 and failure["checkpoint_iteration"] == 10
+    assert _checkpoint(run_dir)["iteration"] == 10
+    assert all(torch.isfinite(v).all() for v in _checkpoint(run_dir)["vae"].values())
+    assert not (run_dir / "results").exists()
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"stepz": 3}, "unknown train option.*valid: .*steps"),
+    ({"steps": 0}, "steps must be an int >= 1"),
+    ({"lr": -1.0}, "lr must be > 0"),
+    ({"model": "vae"}, "unknown model 'vae'; valid: beta_vae"),
+    ({"hyperparameters": {"c_max": 1}}, "valid: beta"),
+    ({"device": "tpu"}, "device must be auto, cpu or cuda"),
+])
+def test_bad_config_gives_clear_error(values, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig.from_dict(values)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_gpu_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        train(_config(tmp_path, device="cuda"), data=TinySquares())
+
+
+def test_corrupt_checkpoint_names_the_file(tmp_path):
+    config = _config(tmp_path)
+    Path(config.run_dir).mkdir()
+    (Path(config.run_dir) / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read checkpoint .*checkpoint.pt"):
+        train(config, data=TinySquares())
+
+
+def test_cli_train(tmp_path, monkeypatch, capsys):
+    import dislab.data
+
+    monkeypatch.setattr(dislab.data, "get", lambda name, source, root: TinySquares())
+    out = tmp_path / "cli"
+    argv = ["train", "--model", "beta_vae", "--beta", "4", "--dataset", "tiny_squares",
+            "--steps", "4", "--batch-size", "8", "--eval-samples", "8", "--seed", "3",
+            "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["hyperparameters"] == {"beta": 4.0} and config["seed"] == 3
+    assert config["resolved"]["num_channels"] == 1
+    assert "reconstruction_loss" in capsys.readouterr().out
+    assert main(["train", "--model", "beta_vae", "--gamma", "2", "--out", str(out)]) == 1
+    assert "valid: beta" in capsys.readouterr().err
+
+
+def test_config_is_picklable_and_dict_configs_work(tmp_path):
+    import pickle
+
+    config = _config(tmp_path, model="dip_vae_ii", hyperparameters={"lambda_od": 5})
+    clone = pickle.loads(pickle.dumps(config))
+    assert clone == config and clone.hyperparameters == {"lambda_od": 5.0, "lambda_d_factor": 1.0}
+    run_dir = train({**vars(config), "steps": 2}, data=TinySquares())
+    assert json.loads((run_dir / "config.json").read_text())["model"] == "dip_vae_ii"
