@@ -1,6 +1,8 @@
-"""A tiny procedural dataset for the model/training tests: white squares on black, 64x64.
+"""Tiny datasets for tests, with known images and no rendering or files.
 
-Factors: size (2: 8 or 16 px), x (6), y (6) -> 72 images, pixel values {0, 1}.
+- ``TinySquares``: white squares on black, 64x64; factors size (2: 8 or 16 px), x (6), y (6)
+  -> 72 images, pixel values {0, 1} (model and training tests);
+- ``Bars``: 8x8 bars whose row and brightness are the factors (CLI and preview tests).
 """
 
 from __future__ import annotations
@@ -30,3 +32,20 @@ class TinySquares(ArrayData):
     def __init__(self, channels: int = 1):
         self.observation_shape = (64, 64, channels)
         super().__init__(_squares(channels))
+
+
+class Bars(ArrayData):
+    """3 x 4 grid: a bar whose row is factor 0 and brightness factor 1."""
+
+    name = "test_bars"
+    all_factor_names = ("row", "level")
+    all_factor_sizes = (3, 4)
+    latent_factor_indices = (0, 1)
+    observation_shape = (8, 8, 1)
+    source = "procedural"
+
+    def __init__(self):
+        images = np.zeros((12, 8, 8), np.uint8)
+        for i, (r, level) in enumerate(np.ndindex(3, 4)):
+            images[i, 2 * r:2 * r + 2] = 60 * (level + 1)
+        super().__init__(images)

@@ -3,7 +3,7 @@ from PIL import Image
 
 from dislab.cli import main
 from dislab.data import DatasetInfo, registry
-from tests.toy import Bars
+from tests.tiny_data import Bars
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import numpy as np
 
 from dislab.data.preview import preview_rows, traversal_values
-from tests.toy import Bars
+from tests.tiny_data import Bars
 
 
 def test_traversal_values_are_even_and_capped():

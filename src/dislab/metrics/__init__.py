@@ -1,0 +1,39 @@
+"""Disentanglement metrics and scores, faithful to disentanglement_lib (dlib).
+
+>>> import numpy as np, dislab.metrics
+>>> scores = dislab.metrics.get("mig")(data, representation_fn, np.random.RandomState(0))
+>>> results = dislab.metrics.evaluate(representation_fn, data, metrics="mig,dci", seed=0)
+
+Every metric is ``metric(data, representation_fn, rng, **params) -> dict[str, float]`` with
+parameters defaulting to the study's settings (unsupervised_study_v1) and dlib's key names;
+:func:`names`, :func:`info` and :func:`get` describe them. Metrics never import torch: they only
+call ``representation_fn`` (``float32[N, H, W, C] -> [N, D]``).
+"""
+
+from dislab.metrics import registry as _registry
+from dislab.metrics._utils import MetricWarning
+from dislab.metrics.registry import MetricInfo, get, info, names, register
+
+# Importing a metric module registers its metrics (in this order).
+for _module in (
+    "beta_vae",
+    "factor_vae",
+    "mig",
+    "modularity",
+    "dci",
+    "sap",
+    "irs",
+    "unsupervised",
+    "downstream",
+    "udr",
+):
+    try:
+        __import__(f"dislab.metrics.{_module}")
+    except ModuleNotFoundError as _err:  # a module not written yet
+        if _err.name != f"dislab.metrics.{_module}":
+            raise
+
+from dislab.metrics.evaluate import evaluate  # noqa: E402
+
+__all__ = ["MetricInfo", "MetricWarning", "evaluate", "get", "info", "names", "register"]
+del _registry

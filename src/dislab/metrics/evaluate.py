@@ -1,0 +1,170 @@
+"""Run several metrics on one representation, sharing the encoded samples they have in common.
+
+Sharing: MIG, modularity/explicitness, DCI and SAP (and any metric marked with
+:func:`~dislab.metrics._utils.shares_samples`) draw their points as dlib does: from a fresh
+``RandomState(seed)``, ``num_train`` points in chunks of ``batch_size``, then ``num_test``.
+With the same seed and batch size they therefore draw the *same* points (MIG's 10,000 are
+DCI's training set), so :func:`evaluate` samples and encodes them once and hands each metric
+its prefix of the chain, with the RNG in the state the metric would have reached itself.
+Results are identical to running each metric alone with that seed. Metrics with their own
+sampling scheme (BetaVAE, FactorVAE, ...) run on their own.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dislab.data.base import GroundTruthData
+from dislab.metrics import registry
+from dislab.metrics._utils import Encoder, RepresentationFn, Sample, sample_codes, sample_splits
+
+MODES = ("parity", "fast")
+_STANDARD_ARGS = ["data", "representation_fn", "rng"]
+
+
+def single_representation_metrics() -> list[str]:
+    """Registered metrics that score one representation function (``"all"`` in :func:`evaluate`).
+
+    Metrics of another form (e.g. UDR, which ranks a set of models) are left out.
+    """
+    return [
+        name
+        for name in registry.names()
+        if list(inspect.signature(registry.get(name)).parameters)[:3] == _STANDARD_ARGS
+    ]
+
+
+def resolve_metrics(metrics: str | Iterable[str]) -> list[str]:
+    """``"all"``, a comma-separated string or a list of names -> validated list of names."""
+    if isinstance(metrics, str):
+        if metrics == "all":
+            return single_representation_metrics()
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    names = list(dict.fromkeys(metrics))
+    if not names:
+        raise ValueError("no metric given")
+    for name in names:
+        registry.info(name)  # KeyError listing the valid names
+    return names
+
+
+class _SampleChains:
+    """Encoded sample chains keyed by ``(seed, batch_size)``: prefixes are shared."""
+
+    def __init__(self, data: GroundTruthData, representation_fn: RepresentationFn):
+        self.data = data
+        self.representation_fn = representation_fn
+        self.chains: dict[tuple[int, int], list[tuple[int, Sample, Any]]] = {}
+
+    def get(self, seed: int, batch_size: int, sizes: list[int], metric: str):
+        """``(samples, rng)`` as ``sample_splits(..., sizes, RandomState(seed))`` leaves them."""
+        chain = self.chains.setdefault((seed, batch_size), [])
+        encoder = Encoder(self.representation_fn, metric)
+        samples = []
+        rng = np.random.RandomState(seed)
+        for position, size in enumerate(sizes):
+            if position < len(chain) and chain[position][0] == size:
+                _, sample, rng = chain[position]
+            elif position == len(chain):
+                rng = copy.deepcopy(rng)
+                sample = sample_codes(
+                    self.data, encoder, size, rng, batch_size=batch_size, metric=metric
+                )
+                chain.append((size, sample, rng))
+            else:  # diverging sizes: draw privately, as the metric alone would
+                rng = np.random.RandomState(seed)
+                samples = sample_splits(
+                    self.data, encoder, sizes, rng, batch_size=batch_size, metric=metric
+                )
+                return samples, rng
+            samples.append(sample)
+        return samples, copy.deepcopy(rng)
+
+
+def metric_params(name: str, overrides: Mapping[str, Any], mode: str, n_jobs: int) -> dict:
+    """The parameters ``evaluate`` runs metric ``name`` with: defaults, ``mode``, overrides."""
+    defaults = registry.info(name).parameters
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter(s) {unknown}; valid: {', '.join(defaults)}")
+    params = {**defaults, **overrides}
+    if "mode" in defaults and "mode" not in overrides:
+        params["mode"] = mode
+    if "n_jobs" in defaults and "n_jobs" not in overrides:
+        params["n_jobs"] = n_jobs
+    return params
+
+
+def evaluate(
+    representation_fn: RepresentationFn,
+    data: GroundTruthData | str,
+    metrics: str | Iterable[str] = "all",
+    *,
+    seed: int | Mapping[str, int] = 0,
+    mode: str = "parity",
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+    callback: Callable[[str, dict[str, float], float], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Score ``representation_fn`` on ``data`` with several metrics.
+
+    Args:
+        representation_fn: any callable ``float32[N, H, W, C] -> [N, D]``.
+        data: a :class:`~dislab.data.GroundTruthData` or a dataset name.
+        metrics: ``"all"`` (every single-representation metric), ``"mig,dci"`` or a list.
+        seed: each metric gets ``numpy.random.RandomState(seed)`` (dlib's
+            ``evaluation.random_seed``); a mapping gives per-metric seeds (missing: 0).
+        mode: ``"parity"`` (dlib's estimators) or ``"fast"``; passed to the metrics that have
+            a ``mode`` parameter (the others are the same in both modes).
+        params: per-metric parameter overrides, e.g. ``{"dci": {"num_train": 1000}}``.
+        n_jobs: parallel fits for metrics with an ``n_jobs`` parameter.
+        progress: show a progress bar over the metrics.
+        callback: called as ``callback(name, scores, seconds)`` after each metric.
+
+    Returns:
+        ``{metric name: {score key: value}}`` in the order requested.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if isinstance(data, str):
+        import dislab.data
+
+        data = dislab.data.get(data)
+    names = resolve_metrics(metrics)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(f"parameters given for metrics not evaluated: {unknown}")
+    settings = {name: metric_params(name, params.get(name, {}), mode, n_jobs) for name in names}
+    chains = _SampleChains(data, representation_fn)
+    results: dict[str, dict[str, float]] = {}
+    bar = tqdm(names, desc="metrics", unit="metric", disable=not progress)
+    for name in bar:
+        bar.set_postfix_str(name)
+        metric_seed = seed.get(name, 0) if isinstance(seed, Mapping) else seed
+        start = time.perf_counter()
+        results[name] = _run(
+            name, settings[name], int(metric_seed), data, representation_fn, chains
+        )
+        if callback is not None:
+            callback(name, results[name], time.perf_counter() - start)
+    return results
+
+
+def _run(name, params, seed, data, representation_fn, chains: _SampleChains) -> dict:
+    fn = registry.get(name)
+    size_params = getattr(fn, "sample_size_params", None)
+    if size_params is None:
+        return fn(data, representation_fn, np.random.RandomState(seed), **params)
+    rest = {k: v for k, v in params.items() if k not in size_params and k != "batch_size"}
+    sizes = [params[p] for p in size_params]
+    samples, rng = chains.get(seed, params["batch_size"], sizes, name)
+    return fn.from_samples(samples, rng, **rest)
