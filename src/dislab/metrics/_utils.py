@@ -55,7 +55,9 @@ def warn(metric: str, message: str) -> None:
 def check_choice(metric: str, name: str, value: Any, valid: tuple) -> None:
     """Raise ``ValueError`` naming the metric and the valid values unless ``value in valid``."""
     if value not in valid:
-        raise ValueError(f"{metric}: {name} must be one of {valid}, got {value!r}")
+        raise ValueError(
+            f"{metric}: {name} must be one of {', '.join(map(str, valid))}; got {value!r}"
+        )
 
 
 # -- representation output -------------------------------------------------------------------
