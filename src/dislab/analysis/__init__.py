@@ -1,0 +1,43 @@
+"""The analyses of Locatello et al. (ICML 2019) on a study table, and the report.
+
+>>> from dislab import study, analysis
+>>> table = study.load("out/quick")                    # one row per run
+>>> analysis.metric_agreement(table)                   # a DataFrame
+>>> frame, figure = analysis.metric_agreement(table, plot=True)
+>>> analysis.write_report(table, "report/")            # report/index.html
+
+Each analysis takes the study DataFrame (:func:`dislab.study.load`), returns its numbers as
+a DataFrame (with ``plot=True``: ``(frame, matplotlib Figure)``) and raises
+:class:`NotEnoughData` when the study lacks what it needs. Column names are in
+:mod:`dislab.analysis.columns`. The control experiments (random rotations of learned
+representations, the impossibility theorem) are in :mod:`dislab.analysis.control`.
+"""
+
+from dislab.analysis.columns import NotEnoughData
+from dislab.analysis.correlation import (
+    downstream_vs_metrics,
+    metric_agreement,
+    unsupervised_vs_metrics,
+)
+from dislab.analysis.report import SECTIONS, write_report
+from dislab.analysis.scores import (
+    decorrelation,
+    hyperparameter_effect,
+    metric_distributions,
+    seed_variation,
+)
+from dislab.analysis.transfer import selection_transfer
+
+__all__ = [
+    "SECTIONS",
+    "NotEnoughData",
+    "decorrelation",
+    "downstream_vs_metrics",
+    "hyperparameter_effect",
+    "metric_agreement",
+    "metric_distributions",
+    "seed_variation",
+    "selection_transfer",
+    "unsupervised_vs_metrics",
+    "write_report",
+]

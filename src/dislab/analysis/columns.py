@@ -1,0 +1,123 @@
+"""Where the analyses find their numbers in the study table (:func:`dislab.study.load`).
+
+This module is the only place that knows column names: adapt the tables below when the
+study table changes. Every analysis takes the study DataFrame (one row per run) and keeps
+the finished runs (``state == "done"``, when there is a ``state`` column).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# The paper's six disentanglement metrics, all on the mean representation (spec 5.6).
+METRICS = {
+    "BetaVAE": "mean.beta_vae.eval_accuracy",
+    "FactorVAE": "mean.factor_vae.eval_accuracy",
+    "MIG": "mean.mig.discrete_mig",
+    "Modularity": "mean.modularity.modularity_score",
+    "DCI": "mean.dci.disentanglement",
+    "SAP": "mean.sap.SAP_score",
+}
+
+# Unsupervised scores (spec 5.6 d): training results, then unsupervised_metrics on both
+# representations.
+UNSUPERVISED = {
+    "reconstruction": "train.reconstruction_loss",
+    "KL": "train.kl_loss",
+    "ELBO": "train.elbo",
+    "regularizer": "train.regularizer",
+    **{f"{label} ({rep})": f"{rep}.unsupervised.{key}"
+       for rep in ("mean", "sampled")
+       for label, key in (("TC", "gaussian_total_correlation"),
+                          ("WD", "gaussian_wasserstein_correlation"),
+                          ("MI", "mutual_info_score"))},
+}
+
+TC_SAMPLED = UNSUPERVISED["TC (sampled)"]
+TC_MEAN = UNSUPERVISED["TC (mean)"]
+
+# Downstream predictors: column prefix; accuracies are ``<prefix>.<n>:mean_test_accuracy``.
+DOWNSTREAM = {
+    "LR": "mean.downstream_task_logistic_regression",
+    "GBT": "mean.downstream_task_boosted_trees",
+}
+FULL_SIZE = 10000  # the paper's "all data" training size
+SMALL_SIZE = 100  # sample efficiency = accuracy at SMALL_SIZE / accuracy at FULL_SIZE
+
+# The hyperparameter that sets each model's regularisation strength (spec 2.5).
+REGULARIZATION = {
+    "beta_vae": "beta",
+    "beta_tc_vae": "beta",
+    "factor_vae": "gamma",
+    "dip_vae_i": "lambda_od",
+    "dip_vae_ii": "lambda_od",
+    "annealed_vae": "c_max",
+}
+
+GROUP = ["dataset", "model"]
+
+
+class NotEnoughData(ValueError):
+    """The study lacks what an analysis needs (e.g. a second seed); the message says what."""
+
+
+def done_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs, with a ``strength`` column (see :func:`regularization_strength`)
+    and a ``config`` column naming the model and its swept hyperparameters."""
+    missing = [c for c in ("dataset", "model", "seed") if c not in table.columns]
+    if missing:
+        raise ValueError(f"not a study table: column(s) {', '.join(missing)} missing "
+                         "(expected the frame of dislab.study.load)")
+    if "state" in table.columns:
+        table = table[table["state"] == "done"]
+    table = table.reset_index(drop=True)
+    config = table["model"].map(str)
+    for column in swept_columns(table):
+        config = config + f" {column}=" + table[column].map(str)
+    return table.assign(strength=regularization_strength(table), config=config)
+
+
+def swept_columns(table: pd.DataFrame) -> list[str]:
+    """The hyperparameter columns: those between ``model`` and ``seed``."""
+    columns = list(table.columns)
+    return columns[columns.index("model") + 1:columns.index("seed")]
+
+
+def regularization_strength(table: pd.DataFrame) -> pd.Series:
+    """Each run's regularisation strength: the value of its model's column in
+    :data:`REGULARIZATION`; for other models the only swept column (the columns between
+    ``model`` and ``seed``) that the run sets; NaN when there is none or several."""
+    swept = swept_columns(table)
+    values = np.full(len(table), np.nan)
+    grid = table[swept].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    grid = grid.reshape(len(table), len(swept))  # non-numeric values count as unset
+    for i, (model, row) in enumerate(zip(table["model"], grid)):
+        column = REGULARIZATION.get(model)
+        if column in swept:
+            values[i] = row[swept.index(column)]
+        elif np.isfinite(row).sum() == 1:
+            values[i] = row[np.isfinite(row)][0]
+    return pd.Series(values, index=table.index, name="strength")
+
+
+def available(table: pd.DataFrame, names: dict[str, str]) -> dict[str, str]:
+    """The entries of ``names`` whose column exists and holds at least one value."""
+    return {label: column for label, column in names.items()
+            if column in table.columns and table[column].notna().any()}
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise NotEnoughData(message)
+
+
+def downstream_sizes(table: pd.DataFrame, prefix: str) -> list[int]:
+    """Training sizes with a ``<prefix>.<n>:mean_test_accuracy`` column, ascending."""
+    head, tail = f"{prefix}.", ":mean_test_accuracy"
+    return sorted(int(c[len(head):-len(tail)]) for c in table.columns
+                  if c.startswith(head) and c.endswith(tail) and c[len(head):-len(tail)].isdigit())
+
+
+def accuracy_column(prefix: str, size: int) -> str:
+    return f"{prefix}.{size}:mean_test_accuracy"
