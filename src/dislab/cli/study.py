@@ -1,0 +1,167 @@
+"""``dislab study plan|run|status|export|import-dlib``: studies from TOML files or presets.
+
+    dislab study plan quick                       # runs, evaluations, time and disk estimates
+    dislab study run quick --out out/quick        # resumable: rerun to continue
+    dislab study run paper --out /shared/paper --backend ray --ray-address auto
+    dislab study status out/quick                 # counts by state, the failures
+    dislab study export out/quick --format csv    # one row per run, one column per score
+    dislab study import-dlib results.json --out out/dlib
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+STUDY_HELP = "a study TOML file or a preset name (paper, quick, dsprites-small, tiny)"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("study", help="plan, run and inspect studies",
+                              description="Studies: many models x hyperparameters x seeds x "
+                                          "datasets, trained, evaluated and stored.")
+    sub = p.add_subparsers(dest="study_command", metavar="SUBCOMMAND", required=True)
+
+    plan = sub.add_parser("plan", help="runs, evaluations, estimated time and disk")
+    plan.add_argument("study", help=STUDY_HELP)
+    plan.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPUs)")
+    plan.add_argument("--no-measure", action="store_true",
+                      help="only count (no timing of a training step and the metrics)")
+    plan.set_defaults(func=cmd_plan)
+
+    run = sub.add_parser("run", help="train, evaluate and store every run (resumable)")
+    run.add_argument("study", help=STUDY_HELP)
+    run.add_argument("--out", required=True, help="study directory (results.sqlite, runs/)")
+    run.add_argument("--backend", default="local", choices=["local", "ray"])
+    run.add_argument("--workers", type=int, default=None,
+                     help="parallel runs (default: one per CPU)")
+    run.add_argument("--threads", type=int, default=None, help="torch threads per run")
+    run.add_argument("--device", default=None, help="training device (default: the study's)")
+    run.add_argument("--gpus", type=float, default=0, help="GPUs per run (Ray backend)")
+    run.add_argument("--ray-address", default=None,
+                     help="address of a Ray cluster ('auto' = the running one); "
+                          "default: start a local instance")
+    run.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    run.add_argument("--max-attempts", type=int, default=3,
+                     help="tries per run when its worker dies (default 3)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="runs by state and the failures")
+    status.add_argument("dir", help="study directory")
+    status.set_defaults(func=cmd_status)
+
+    export = sub.add_parser("export", help="write the results table (one row per run)")
+    export.add_argument("dir", help="study directory")
+    export.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    export.add_argument("--out", default=None, help="file (default: DIR/results.<format>)")
+    export.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import-dlib", help="add dlib's aggregated results JSON to a store")
+    imp.add_argument("json", help="the file written by dlib_aggregate_results")
+    imp.add_argument("--out", required=True, help="study directory (created if needed)")
+    imp.set_defaults(func=cmd_import)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from dislab.study import spec as study_spec
+    from dislab.study.tasks import estimate
+
+    spec = study_spec.load(args.study)
+    print(f"study {spec.name}: {spec.description}")
+    print(f"  runs         {spec.num_runs:,} = {len(spec.datasets)} dataset(s) x "
+          f"{sum(len(m.grid()) for m in spec.models)} model setting(s) x "
+          f"{len(spec.seeds)} seed(s)")
+    print(f"  evaluations  {spec.num_evaluations:,} ({len(spec.evaluations)} "
+          "(representation, metric) pairs per run)")
+    if args.no_measure:
+        return 0
+    print("measuring a few training steps and every metric at reduced size ...", flush=True)
+    workers = args.workers or 1
+    with warnings.catch_warnings():  # convergence warnings of the tiny timing fits
+        warnings.simplefilter("ignore")
+        est = estimate(spec)
+    total = est["run_seconds"] * spec.num_runs
+    print(f"  device       {est['device']} ({est['dataset']}, {est['threads']} thread(s))")
+    print(f"  per run      {_duration(est['train_seconds'])} training "
+          f"({est['step_seconds'] * 1000:.0f} ms/step x {est['steps']:,} steps) + "
+          f"{_duration(est['eval_seconds'])} evaluation")
+    print(f"  compute      {total / 3600:,.1f} device-hours; {_duration(total / workers)} "
+          f"with {workers} worker(s)")
+    print(f"  disk         {_size(est['disk_bytes'] * spec.num_runs)} "
+          f"({_size(est['disk_bytes'])} per run)")
+    print("  (estimates: training from the measured step time; metrics extrapolated linearly "
+          "in their sample sizes)")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dislab.study.runner import run_study
+
+    try:
+        counts = run_study(args.study, args.out, backend=args.backend, workers=args.workers,
+                           threads=args.threads, device=args.device,
+                           ray_address=args.ray_address, gpus=args.gpus,
+                           retry_failed=args.retry_failed, max_attempts=args.max_attempts,
+                           progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: rerun the same command to continue ({args.out})",
+              file=sys.stderr)
+        return 130
+    print(_counts(counts))
+    print(f"results: {Path(args.out) / 'results.sqlite'}; "
+          f"`dislab study export {args.out}` writes a table")
+    return 1 if counts["failed"] else 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {state}" for state, n in counts.items())
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from dislab.study.store import Store
+
+    with Store(args.dir, create=False) as store:
+        name = store.get_meta("name") or "?"
+        counts, failures = store.counts(), store.failures()
+        print(f"study {name} in {args.dir}: {sum(counts.values())} runs: {_counts(counts)}")
+        for model_num, reason in failures:
+            print(f"  failed {model_num}: {reason}")
+        if failures:
+            print("rerun with `dislab study run FILE --out DIR --retry-failed` to retry them")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dislab.study.store import export
+
+    path = export(args.dir, args.out or Path(args.dir) / f"results.{args.format}", args.format)
+    print(f"written {path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from dislab.study.store import Store
+
+    with Store(args.out) as store:
+        n = store.import_dlib(args.json)
+        print(f"imported {n} dlib runs into {store.path}")
+    return 0
