@@ -36,7 +36,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The slow tests include the Ray backend, an optional extra (`pip install dislab[ray]`).
 test-slow: $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,ray]"
 	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)

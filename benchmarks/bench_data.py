@@ -3,7 +3,8 @@
 Each dataset runs in a fresh single-threaded subprocess (OMP_NUM_THREADS=1), so peak RSS is
 its own. For every procedural dataset we report the first 20 batches (cold: caches empty), the
 steady state (warm), and the peak resident memory. Throughput is per second of this process's
-CPU time (robust to other load on a shared machine); the wall-clock figure is given beside it. ``--official-dsprites`` also measures the
+CPU time (robust to other load on a shared machine); the wall-clock figure is given beside it.
+``--official-dsprites`` also measures the
 official-file code path on an in-memory array of the official size (737,280 x 64 x 64 uint8,
 random bits) because the real file cannot be downloaded here.
 
@@ -91,7 +92,8 @@ def main() -> None:
     rows = []
     for name, official in jobs:
         out = subprocess.run(
-            [sys.executable, __file__, "--seconds", str(args.seconds), "--child", f"{name}:{official}"],
+            [sys.executable, __file__, "--seconds", str(args.seconds),
+             "--child", f"{name}:{official}"],
             capture_output=True, text=True, env=env, check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
