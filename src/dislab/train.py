@@ -53,6 +53,7 @@ from tqdm.auto import tqdm
 
 from dislab import __version__, models
 from dislab import data as datasets
+from dislab._io import atomic_path, write_json
 from dislab.data.base import GroundTruthData
 
 CONFIG_FILE = "config.json"
@@ -240,15 +241,9 @@ def _report(out: models.VAEOutput, terms: dict[str, torch.Tensor]) -> dict[str, 
 
 
 def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as indented JSON, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    """Call ``write(tmp)`` on a temporary file that then replaces ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
