@@ -12,7 +12,7 @@ import pytest
 
 from dislab import study
 from dislab.study import spec as study_spec
-from dislab.study.runner import _exclusive, run_study
+from dislab.study.runner import LocalBackend, WorkerLost, _exclusive, run_study
 from dislab.study.store import Store
 from tests.conftest import REPO
 from tests.study import fake_tasks
@@ -72,6 +72,23 @@ def test_a_dead_worker_is_retried(tmp_path, spec):
                        progress=False)
     assert counts["done"] == 6
     assert _scores(tmp_path) == _expected_table(spec)
+
+
+def test_a_pool_that_broke_before_submit_gives_a_lost_worker(monkeypatch):
+    # The race behind a flaky failure: wait() returned another run's result while a second
+    # worker had just died; the next submit met the broken pool.
+    from concurrent.futures.process import BrokenProcessPool
+
+    class BrokenPool:
+        def submit(self, *args, **kwargs):
+            raise BrokenProcessPool("a child process terminated abruptly")
+
+    backend = LocalBackend(workers=2, threads=1)
+    monkeypatch.setattr(backend, "_pool", BrokenPool)
+    handle = backend.submit(fake_tasks.scores_task, None, "run", None)
+    [(done, outcome)] = backend.wait([handle])
+    assert done is handle and isinstance(outcome, WorkerLost)
+    assert "worker process died" in str(outcome)
 
 
 def test_a_run_that_always_kills_its_worker_fails_alone(tmp_path, spec):

@@ -33,7 +33,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
@@ -126,7 +126,15 @@ class LocalBackend:
         return self.pool
 
     def submit(self, task: Task, run: RunSpec, run_dir: str, device: str | None):
-        return self._pool().submit(run_task, task, run, run_dir, device, self.threads)
+        """Queue one run; a pool that broke since the last :meth:`wait` (a worker died while
+        another run was finishing) gives an already-failed future, so the run is retried
+        through the usual lost-worker path."""
+        try:
+            return self._pool().submit(run_task, task, run, run_dir, device, self.threads)
+        except BrokenProcessPool as err:
+            lost: Future = Future()
+            lost.set_exception(err)
+            return lost
 
     def wait(self, handles) -> list[tuple[Any, dict | WorkerLost]]:
         done, _ = wait(handles, return_when=FIRST_COMPLETED)
