@@ -1,22 +1,24 @@
 """The study's full evaluation of one model, dislab (parity and fast mode) against dlib.
 
 The nine metric configurations of ``unsupervised_study_v1`` (spec 4.10) on the ``mean`` and
-the ``sampled`` representation (18 evaluations) of a fixed random conv encoder on dSprites
-(the procedural ``dsprites_full``), with the seeds ``dlib_reproduce`` uses (spec 8.1).
-Every sample size is multiplied by ``--scale`` (downstream sizes below 10 are dropped), so
-a run fits a shared 2-core box; times are also reported divided by the scale, a linear
-extrapolation to the study sizes (gradient boosting grows slightly faster than linearly, so
-the extrapolation is a mild underestimate for both sides alike).
+the ``sampled`` representation (18 evaluations) of one model on dSprites (the procedural
+``dsprites_full``), with the seeds ``dlib_reproduce`` uses (spec 8.1). The model
+(``--encoder``) is by default the study's conv beta-VAE trained briefly here (``trained``,
+``--train-steps``; kept under ``benchmarks/results/``), else the same architecture with its
+initial weights (``random``) or a small numpy encoder (``numpy``). Every sample size is
+multiplied by ``--scale`` (downstream sizes below 10 are dropped); ``--scale 1`` is the study.
 
 dlib's side (``--dlib-python``) runs the numpy/scikit-learn metric code of the PyPI package
-``disentanglement-lib`` 1.5 in its own virtual environment, with gin/absl stubbed out, on
-the same dataset object and the same encoder, hence on identical codes.
+``disentanglement-lib`` 1.5 in its own virtual environment (with torch, to run the same
+encoder), gin/absl stubbed out, on the same dataset object and the same model. dislab's side
+runs ``dislab.metrics.evaluate`` with ``n_jobs`` parallel fits and, unless ``--no-cache``,
+one ``CodeCache`` for both representations. Both sides give torch ``--threads`` threads.
 
-    python benchmarks/bench_metrics.py --scale 0.1 --dlib-python /work/benchenv-dlib/bin/python
+    python benchmarks/bench_metrics.py --scale 1 --dlib-python /work/benchenv-dlib/bin/python
 
-Each (side, mode, representation) runs in its own process: wall time per configuration and
-the peak resident memory of the process (and of its joblib workers) are recorded. Results go
-to ``--out`` (JSON) and a Markdown table to stdout.
+Each (side, mode) runs in its own process: wall time per configuration and the peak
+resident memory of the process (and of its joblib workers) are recorded. Results go to
+``--out`` (JSON, rewritten after every configuration) and Markdown tables to stdout.
 """
 
 from __future__ import annotations
@@ -127,21 +129,11 @@ def settings(scale: float) -> dict[str, dict]:
 
 
 # -- one side ----------------------------------------------------------------------------------
-def dislab_metric(config: str, mode: str, n_jobs: int):
-    """``fn(data, representation_fn, rng, **sizes)`` of dislab's metric for ``config``."""
-    from dislab.metrics import registry
-
-    name = {
-        "beta_vae_sklearn": "beta_vae", "factor_vae_metric": "factor_vae",
-        "modularity_explicitness": "modularity", "sap_score": "sap",
-    }.get(config, config)  # fmt: skip
-    info = registry.info(name)
-    extra = {k: v for k, v in {"mode": mode, "n_jobs": n_jobs}.items() if k in info.parameters}
-
-    def run(data, representation_fn, rng, **sizes):
-        return info.fn(data, representation_fn, rng, **sizes, **extra)
-
-    return run
+#: dislab's registry name of each configuration (the others are the same).
+DISLAB_NAMES = {
+    "beta_vae_sklearn": "beta_vae", "factor_vae_metric": "factor_vae",
+    "modularity_explicitness": "modularity", "sap_score": "sap",
+}  # fmt: skip
 
 
 def dlib_metric(config: str):
@@ -201,62 +193,144 @@ def _stub_tf_side_modules() -> None:
     sys.modules.update({"gin": gin, "gin.tf": gin, "absl": absl, "absl.logging": absl.logging})
 
 
-def run_side(args) -> dict:
-    """Run the nine configurations for one (side, mode, representation); return the results."""
+def train_model(steps: int, threads: int) -> Path:
+    """A beta-VAE (beta = 4, the study's conv architecture) trained ``steps`` steps on procedural
+    dSprites, once: later runs reuse ``benchmarks/results/metrics-model-<steps>``."""
+    from dislab.train import TrainConfig, train
+
+    config = TrainConfig(
+        model="beta_vae", hyperparameters={"beta": 4.0}, dataset="dsprites_full",
+        source="procedural", steps=steps, eval_samples=640, threads=threads, progress=False,
+        run_dir=str(REPO / "benchmarks" / "results" / f"metrics-model-{steps}"),
+    )  # fmt: skip
+    return Path(train(config))  # a finished run is not trained again
+
+
+def make_encoder(args, channels: int, representation: str):
+    """The representation function both sides score: ``trained`` (the model of
+    :func:`train_model`), ``random`` (the study's conv encoder with its seed-0 initial
+    weights) or ``numpy`` (:class:`RandomConvEncoder`)."""
+    if args.encoder == "numpy":
+        return getattr(RandomConvEncoder(channels), representation)
+    import torch
+
+    from dislab import models, represent
+
+    torch.set_num_threads(args.threads)
+    if args.encoder == "trained":
+        return represent.load(args.model_dir, representation, seed=0)
+    vae = models.build_vae(channels, 10, "conv", "deconv", seed=0)
+    vae = vae.to(memory_format=torch.channels_last).eval()
+    return represent.Representation(vae, (64, 64, channels), representation, seed=0)
+
+
+def run_side(args) -> None:
+    """Run the nine configurations on each representation for one (side, mode).
+
+    dislab runs each configuration through ``dislab.metrics.evaluate``; with the cache on, one
+    ``CodeCache`` serves both representations (they share the encoder). dlib calls its metric
+    functions one by one. Results are rewritten to ``--partial`` after every configuration,
+    so a run that is stopped keeps what it finished.
+    """
     import warnings
 
     from dislab import data as datasets
 
     warnings.simplefilter("ignore")
     data = datasets.get(args.dataset, source="procedural")
-    encoder = RandomConvEncoder(channels=data.observation_shape[-1])
-    representation_fn = getattr(encoder, args.representation)
-    results = {}
-    for config, sizes in settings(args.scale).items():
-        if args.configs and config not in args.configs:
-            continue
-        rng = np.random.RandomState(SEEDS[args.representation][config])
-        if args.side == "dlib":
-            fn = dlib_metric(config)
-        else:
-            fn = dislab_metric(config, args.mode, args.n_jobs)
-        start = time.perf_counter()
-        try:
-            scores = fn(data, representation_fn, rng, **sizes)
-        except Exception as err:  # dlib's own failures (e.g. explicitness, spec 7.4) are data
-            results[config] = {"seconds": time.perf_counter() - start, "error": repr(err)}
-            continue
-        elapsed = time.perf_counter() - start
-        scores = {k: float(np.real(v)) for k, v in scores.items() if np.ndim(v) == 0}
-        results[config] = {"seconds": elapsed, "scores": scores}
-        print(
-            f"  {args.side}/{args.mode}/{args.representation} {config}: {elapsed:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+    sizes = settings(args.scale)
+    report: dict = {"runs": {}, "num_encoded": None}
+    cache = None
+    for representation in args.representations:
+        representation_fn = make_encoder(args, data.observation_shape[-1], representation)
+        if cache is None and args.side == "dislab" and args.cache:
+            from dislab.metrics.cache import auto_cache
+
+            cache = auto_cache(data, representation_fn)
+        name = f"{'dlib' if args.side == 'dlib' else args.mode}/{representation}"
+        results = report["runs"].setdefault(name, {"configs": {}})["configs"]
+        for config in [c for c in CONFIGS if not args.configs or c in args.configs]:
+            seed = SEEDS[representation][config]
+            start = time.perf_counter()
+            try:
+                if args.side == "dlib":
+                    scores = dlib_metric(config)(
+                        data, representation_fn, np.random.RandomState(seed), **sizes[config]
+                    )
+                else:
+                    scores = dislab_evaluate(
+                        config, data, representation_fn, seed, sizes[config], args, cache
+                    )
+            except Exception as err:  # dlib's own failures (e.g. explicitness) are data
+                results[config] = {"seconds": time.perf_counter() - start, "error": repr(err)}
+                continue
+            seconds = time.perf_counter() - start
+            scores = {k: float(np.real(v)) for k, v in scores.items() if np.ndim(v) == 0}
+            results[config] = {"seconds": seconds, "scores": scores}
+            print(f"  {name} {config}: {seconds:.1f} s", file=sys.stderr, flush=True)
+            report["num_encoded"] = cache.num_encoded if cache else None
+            _write(args.partial, report)
     from joblib.externals.loky import get_reusable_executor
 
     get_reusable_executor().shutdown(wait=True)  # reap the workers: their peak RSS counts
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"configs": results, "peak_rss_mb": usage / 1024, "peak_child_rss_mb": children / 1024}
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["peak_child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    _write(args.partial, report)
+
+
+def dislab_evaluate(config, data, representation_fn, seed, sizes, args, cache):
+    """One configuration through ``dislab.metrics.evaluate``."""
+    from dislab import metrics
+
+    name = DISLAB_NAMES.get(config, config)
+    return metrics.evaluate(
+        representation_fn,
+        data,
+        [name],
+        seed=seed,
+        mode=args.mode,
+        params={name: sizes},
+        n_jobs=args.n_jobs,
+        cache=cache or False,
+        progress=False,
+    )[name]
 
 
 # -- driver ------------------------------------------------------------------------------------
-def launch(python: str, side: str, mode: str, representation: str, args) -> dict:
+def _write(path: str, report: dict) -> None:
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=1))
+    os.replace(tmp, path)
+
+
+def launch(python: str, side: str, mode: str, args) -> dict:
+    """One side in its own process; returns its runs (those finished if it was stopped)."""
+    partial = Path(args.out).with_suffix(f".{side}-{mode}.json")
     command = [
-        python, __file__, "--side", side, "--mode", mode, "--representation", representation,
-        "--scale", str(args.scale), "--dataset", args.dataset, "--n-jobs", str(args.n_jobs),
+        python, __file__, "--side", side, "--mode", mode, "--scale", str(args.scale),
+        "--dataset", args.dataset, "--n-jobs", str(args.n_jobs), "--encoder", args.encoder,
+        "--threads", str(args.threads), "--partial", str(partial),
+        "--model-dir", str(args.model_dir),
+        "--representations", *args.representations,
     ]  # fmt: skip
     if args.configs:
         command += ["--configs", *args.configs]
+    if not args.cache:
+        command.append("--no-cache")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     start = time.perf_counter()
-    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-    sys.stderr.write(out.stderr)
-    result = json.loads(out.stdout)
-    result["process_seconds"] = time.perf_counter() - start
-    return result
+    subprocess.run(command, check=False, env=env)
+    if not partial.exists():
+        raise RuntimeError(f"the {side}/{mode} process failed before finishing anything")
+    report = json.loads(partial.read_text())
+    for run in report["runs"].values():
+        run.update(
+            process_seconds=time.perf_counter() - start,
+            peak_rss_mb=report.get("peak_rss_mb", float("nan")),
+            peak_child_rss_mb=report.get("peak_child_rss_mb", float("nan")),
+            num_encoded=report["num_encoded"],
+        )
+    return report["runs"]
 
 
 def table(runs: dict, scale: float) -> str:
@@ -277,9 +351,20 @@ def table(runs: dict, scale: float) -> str:
         lines.append(f"| {config} | " + " | ".join(cells) + " |")
     totals = {n: sum(c["seconds"] for c in runs[n]["configs"].values()) for n in names}
     lines.append("| **total (s)** | " + " | ".join(f"{totals[n]:.1f}" for n in names) + " |")
+    if scale != 1:
+        lines.append(
+            f"| total / scale ({scale:g}) | "
+            + " | ".join(f"{totals[n] / scale:.0f}" for n in names)
+            + " |"
+        )
     lines.append(
-        f"| total / scale ({scale:g}) | "
-        + " | ".join(f"{totals[n] / scale:.0f}" for n in names)
+        "| speed-up vs dlib | "
+        + " | ".join(_ratio(totals, "dlib/" + n.split("/")[1], n) for n in names)
+        + " |"
+    )
+    lines.append(
+        "| states encoded (cache) | "
+        + " | ".join(str(runs[n].get("num_encoded") or "-") for n in names)
         + " |"
     )
     lines.append(
@@ -289,6 +374,23 @@ def table(runs: dict, scale: float) -> str:
         )
         + " |"
     )
+    return "\n".join(lines)
+
+
+def _ratio(totals: dict, base: str, name: str) -> str:
+    return f"{totals[base] / totals[name]:.1f}x" if base in totals and base != name else "-"
+
+
+def summary(runs: dict) -> str:
+    """Markdown: each side's total over all its representations, and its speed-up."""
+    totals: dict[str, float] = {}
+    for name, run in runs.items():
+        side = name.split("/")[0]
+        totals[side] = totals.get(side, 0.0) + sum(c["seconds"] for c in run["configs"].values())
+    lines = ["| side | evaluations | total (s) | speed-up vs dlib |", "|---|---|---|---|"]
+    for side, total in totals.items():
+        count = sum(len(r["configs"]) for n, r in runs.items() if n.split("/")[0] == side)
+        lines.append(f"| {side} | {count} | {total:.0f} | {_ratio(totals, 'dlib', side)} |")
     return "\n".join(lines)
 
 
@@ -326,49 +428,58 @@ def value_table(runs: dict) -> str:
 
 def save(args, runs: dict) -> None:
     """Write the report atomically to ``args.out``."""
-    report = {
-        "scale": args.scale,
-        "dataset": args.dataset,
-        "n_jobs": args.n_jobs,
-        "load_average": os.getloadavg(),
-        "runs": runs,
-    }
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, args.out)
+    settings_used = ("scale", "dataset", "encoder", "train_steps", "threads", "n_jobs", "cache")
+    report = {key: getattr(args, key) for key in settings_used}
+    _write(args.out, {**report, "load_average": os.getloadavg(), "runs": runs})
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--dataset", default="dsprites_full")
-    parser.add_argument("--modes", nargs="+", default=["parity", "fast"])
+    parser.add_argument(
+        "--sides",
+        nargs="+",
+        default=["dlib", "parity", "fast"],
+        choices=["dlib", "parity", "fast"],
+        help="run in this order",
+    )
     parser.add_argument("--representations", nargs="+", default=["mean", "sampled"])
     parser.add_argument("--configs", nargs="*", default=None, choices=CONFIGS)
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--encoder", choices=["trained", "random", "numpy"], default="trained")
+    parser.add_argument("--train-steps", type=int, default=2000, help="of the trained encoder")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (both sides)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="dislab's parallel fits")
+    parser.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="dislab encodes every drawn image, as dlib does",
+    )
     parser.add_argument("--dlib-python", default=None, help="python of a venv with dlib 1.5")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results_metrics.json"))
     # internal: one side in this process
     parser.add_argument("--side", choices=["dislab", "dlib"], default=None)
     parser.add_argument("--mode", default="parity")
-    parser.add_argument("--representation", default="mean")
+    parser.add_argument("--partial", default=None)
+    parser.add_argument("--model-dir", default=None)
     args = parser.parse_args(argv)
     if args.side:
-        print(json.dumps(run_side(args)))
+        run_side(args)
         return
+    if args.encoder == "trained":
+        args.model_dir = train_model(args.train_steps, args.threads)
     runs: dict = {}
-    plan = [
-        (side, mode, representation)
-        for representation in args.representations
-        for side, mode in ([("dlib", "parity")] if args.dlib_python else [])
-        + [("dislab", m) for m in args.modes]
-    ]
-    for side, mode, representation in plan:
+    for side in args.sides:
+        if side == "dlib" and not args.dlib_python:
+            continue
         python = args.dlib_python if side == "dlib" else sys.executable
-        name = f"{'dlib' if side == 'dlib' else mode}/{representation}"
-        runs[name] = launch(python, side, mode, representation, args)
+        mode = "parity" if side == "dlib" else side
+        runs.update(launch(python, "dlib" if side == "dlib" else "dislab", mode, args))
         save(args, runs)  # partial results survive an interrupted run
     print(table(runs, args.scale))
+    print()
+    print(summary(runs))
     print()
     print(value_table(runs))
 

@@ -63,3 +63,14 @@ def test_bad_inputs(run_dir, tmp_path, images):
         represent.load(run_dir)(images[..., 0])
     with pytest.raises(FileNotFoundError, match="not a dislab run directory"):
         represent.load(tmp_path)
+
+
+def test_features_and_head_split_the_representation(run_dir, images):
+    mean = represent.load(run_dir, "mean")
+    features = mean.features(images)  # [mu, logvar], what dislab.metrics.CodeCache stores
+    assert features.shape == (20, 20) and features.dtype == np.float32
+    np.testing.assert_array_equal(mean.head(features), mean(images))
+    sampled = represent.load(run_dir, "sampled", seed=4)
+    np.testing.assert_array_equal(
+        sampled.head(features), represent.load(run_dir, "sampled", seed=4)(images)
+    )

@@ -6,9 +6,10 @@
 >>> rep = represent.load("runs/x", "sampled", seed=3)  # r(x) = mu + exp(logvar / 2) * eps
 
 ``sampled`` draws ``eps`` from its own ``torch.Generator`` seeded with ``seed`` when the
-function is built (dlib draws unseeded TF noise, spec 7.4 item 3): the same seed, call
-sequence and batch size give the same codes. Every call continues the generator's stream, so
-two calls on the same images give fresh noise, as in dlib. The result is a picklable object.
+function is built (dlib draws unseeded TF noise, spec 7.4 item 3): the same seed and call
+sequence give the same codes (one draw of ``[N, d]`` per call, whatever the batch size). Every
+call continues the generator's stream, so two calls on the same images give fresh noise, as in
+dlib. The result is a picklable object.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from dislab import models
-from dislab.models.vae import GaussianEncoderVAE, sample_from_latent
+from dislab.models.vae import GaussianEncoderVAE
 from dislab.train import CHECKPOINT_FILE, load_checkpoint, read_config, resolve_device, to_images
 
 REPRESENTATIONS = ("mean", "sampled")
@@ -43,7 +44,13 @@ def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu"
 
 class Representation:
     """``r(x)``: float images ``[N, H, W, C]`` in [0, 1] -> float32 codes ``[N, d]``,
-    encoding ``batch_size`` images at a time under ``torch.inference_mode``."""
+    encoding ``batch_size`` images at a time under ``torch.inference_mode``.
+
+    ``r(x) = head(features(x))``: :meth:`features` is the deterministic encoder output
+    ``[mu, logvar]`` and :meth:`head` picks ``mu`` or draws ``mu + exp(logvar / 2) * eps``;
+    the split lets ``dislab.metrics.evaluate`` encode each dataset state once
+    (:mod:`dislab.metrics.cache`) and still draw fresh noise on every call.
+    """
 
     def __init__(self, vae: GaussianEncoderVAE, observation_shape: tuple[int, ...],
                  kind: str = "mean", seed: int = 0, batch_size: int = 64,
@@ -60,19 +67,33 @@ class Representation:
         self.generator = torch.Generator(self.device).manual_seed(seed)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.head(self.features(x))
+
+    def split_for_cache(self):
+        """``(features, head)``: what ``dislab.metrics.CodeCache`` stores and applies."""
+        return self.features, self.head
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """``[mu, logvar]``: float32 ``[N, 2 d]``, a deterministic function of the images."""
         x = np.asarray(x)
         if x.ndim != 4 or x.shape[1:] != self.observation_shape:
             shape = ", ".join(map(str, self.observation_shape))
             raise ValueError(f"expected images of shape [N, {shape}], got {list(x.shape)}")
-        codes = np.empty((len(x), self.num_latent), dtype=np.float32)
+        out = np.empty((len(x), 2 * self.num_latent), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(x), self.batch_size):
-                mu, logvar = self.vae.encode(to_images(x[start:start + self.batch_size],
-                                                       self.device))
-                code = mu if self.kind == "mean" else sample_from_latent(mu, logvar,
-                                                                         self.generator)
-                codes[start:start + len(code)] = code.cpu().numpy()
-        return codes
+                stats = self.vae.encode(to_images(x[start:start + self.batch_size], self.device))
+                out[start:start + len(stats[0])] = torch.cat(stats, dim=1).cpu().numpy()
+        return out
+
+    def head(self, features: np.ndarray) -> np.ndarray:
+        """Codes from :meth:`features`: ``mu`` (mean) or ``mu + exp(logvar / 2) * eps``
+        (sampled, ``eps ~ N(0, I)`` from this function's generator)."""
+        mu, logvar = np.split(np.asarray(features, dtype=np.float32), 2, axis=1)
+        if self.kind == "mean":
+            return mu
+        eps = torch.randn(mu.shape, generator=self.generator, device=self.device)
+        return mu + np.exp(np.float32(0.5) * logvar) * eps.cpu().numpy()
 
     def __getstate__(self):
         state = dict(self.__dict__)

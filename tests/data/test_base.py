@@ -95,3 +95,22 @@ def test_array_data_rejects_wrong_image_count_and_dtype():
 def test_sample_observations_rejects_out_of_range_factors():
     with pytest.raises(ValueError, match="outside"):
         _Tiny().sample_observations_from_factors(np.array([[4, 0]]), np.random.RandomState(0))
+
+
+PROCEDURAL = ["dsprites_full", "dsprites_noshape", "color_dsprites", "noisy_dsprites",
+              "scream_dsprites", "shapes3d", "cars3d", "smallnorb"]
+
+
+@pytest.mark.parametrize("name", PROCEDURAL)
+def test_fixed_observations_tells_the_truth(name):
+    """A dataset may claim fixed observations only if rendering ignores the rng entirely."""
+    import dislab.data
+
+    data = dislab.data.get(name, source="procedural")
+    states = np.array([0, 5, data.state_space.num_states - 1])
+    all_factors = data.state_space.factors(states)
+    first = data._render(all_factors, np.random.RandomState(1))
+    second = data._render(all_factors, np.random.RandomState(2))
+    assert data.fixed_observations == np.array_equal(first, second)
+    if data.fixed_observations:
+        np.testing.assert_array_equal(data.render_states(states), first)

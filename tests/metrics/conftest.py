@@ -52,6 +52,20 @@ def entangled(observations: np.ndarray) -> np.ndarray:
     return np.tanh((f / np.asarray(DSPRITES)) @ w) + 0.3 * np.sin(37.0 * f @ v)
 
 
+class Counting:
+    """``entangled`` that counts the rows it encodes; it declares itself deterministic, so
+    ``evaluate`` may cache it on datasets with fixed observations."""
+
+    deterministic = True
+
+    def __init__(self):
+        self.rows = 0
+
+    def __call__(self, observations):
+        self.rows += len(observations)
+        return entangled(observations)
+
+
 @pytest.fixture(scope="session")
 def dsprites_grid():
     return FactorGrid(DSPRITES)

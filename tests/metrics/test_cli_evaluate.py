@@ -163,3 +163,21 @@ def test_end_to_end_on_a_trained_run(tmp_path, capsys):
     )
     record = json.loads((run / "results" / "mean" / "mig.json").read_text())
     assert 0 <= record["scores"]["discrete_mig"] <= 1 and record["dataset"] == "dsprites_full"
+
+
+def test_no_cache_flag_encodes_every_draw(run_dir, monkeypatch):
+    import dislab.metrics
+
+    run_dir, _ = run_dir
+    seen = []
+    real = dislab.metrics.evaluate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["cache"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dislab.metrics, "evaluate", spy)
+    for flags in ([], ["--no-cache"]):
+        command = ["evaluate", str(run_dir), "--metrics", "mig", "--quiet", *QUICK[:2], *flags]
+        assert main(command) == 0
+    assert seen == ["auto", False]

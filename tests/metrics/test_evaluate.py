@@ -8,7 +8,7 @@ import pytest
 import dislab.metrics as metrics
 from dislab.metrics.evaluate import resolve_metrics, single_representation_metrics
 
-from .conftest import FactorGrid, entangled
+from .conftest import Counting, FactorGrid, entangled
 
 SIZES = {
     "mig": {"num_train": 600},
@@ -17,17 +17,6 @@ SIZES = {
     "modularity": {"num_train": 600, "num_test": 300},
     "factor_vae": {"num_train": 50, "num_eval": 30, "num_variance_estimate": 200},
 }
-
-
-class Counting:
-    """``entangled`` that counts the rows it encodes."""
-
-    def __init__(self):
-        self.rows = 0
-
-    def __call__(self, observations):
-        self.rows += len(observations)
-        return entangled(observations)
 
 
 @pytest.fixture(scope="module")

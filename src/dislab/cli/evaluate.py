@@ -50,6 +50,12 @@ def register(subparsers) -> None:
         help="dataset source (default: the one the run trained on)",
     )
     p.add_argument("--device", default="cpu", help="torch device of the encoder")
+    p.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="encode every drawn image, as dlib does (default: each dataset state once)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list-metrics", action="store_true", help="list metrics and parameters")
     p.set_defaults(func=cmd_evaluate)
@@ -137,6 +143,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         mode=args.mode,
         params=overrides,
         n_jobs=args.jobs,
+        cache="auto" if args.cache else False,
         progress=not args.quiet,
         callback=save,
     )

@@ -65,6 +65,7 @@ class RenderedGrid(GroundTruthData):
     """
 
     source = "procedural"
+    fixed_observations = True
     render_batch = 256  # states rendered per vectorised call (bounds temporary memory)
     cache_version: str | None = None
 

@@ -125,6 +125,11 @@ class GroundTruthData(abc.ABC):
     latent_factor_indices: tuple[int, ...] = ()
     observation_shape: tuple[int, int, int] = (64, 64, 1)
     source: str = "procedural"
+    #: True when a complete factor row always gives the same image and :meth:`_render` draws
+    #: nothing from ``rng``: observations are then a function of the state, and the codes of
+    #: a deterministic encoder can be computed once per state (``dislab.metrics.CodeCache``).
+    #: False (the safe default) for datasets that add random colour, noise or texture.
+    fixed_observations: bool = False
 
     # -- derived description -------------------------------------------------------------
     @property
@@ -176,11 +181,17 @@ class GroundTruthData(abc.ABC):
 
     def sample_observations_from_factors(self, factors: np.ndarray, rng: Rng) -> np.ndarray:
         """Images for latent factor rows: float32 ``[n, H, W, C]`` in [0, 1]."""
-        all_factors = self.sample_all_factors(factors, rng)
-        obs = self._render(all_factors, rng)
-        if obs.dtype != np.float32:
-            obs = obs.astype(np.float32)
-        return obs
+        return _as_float32(self._render(self.sample_all_factors(factors, rng), rng))
+
+    def render_states(self, index: np.ndarray) -> np.ndarray:
+        """Observations of the states ``index`` (flat indices over all stored factors, see
+        :attr:`state_space`); only for datasets with :attr:`fixed_observations`."""
+        if not self.fixed_observations:
+            raise ValueError(
+                f"{self.name or type(self).__name__}: observations are random given the "
+                "factors (fixed_observations is False), so a state has no single image"
+            )
+        return _as_float32(self._render(self.state_space.factors(index), None))
 
     def sample(self, n: int, rng: Rng) -> tuple[np.ndarray, np.ndarray]:
         """``(factors, observations)`` for ``n`` uniform draws."""
@@ -208,6 +219,7 @@ class ArrayData(GroundTruthData):
     """
 
     pixel_scale: float = 1.0 / 255.0
+    fixed_observations = True
 
     def __init__(self, images: np.ndarray):
         expected = self.state_space.num_states
@@ -229,6 +241,10 @@ class ArrayData(GroundTruthData):
         if self.pixel_scale != 1.0:
             obs *= np.float32(self.pixel_scale)
         return obs.reshape((len(index),) + tuple(self.observation_shape))
+
+
+def _as_float32(obs: np.ndarray) -> np.ndarray:
+    return obs if obs.dtype == np.float32 else obs.astype(np.float32)
 
 
 def _check_count(n: int) -> int:

@@ -257,6 +257,7 @@ class DSprites(GroundTruthData):
     all_factor_names = FACTOR_NAMES
     all_factor_sizes = FACTOR_SIZES
     observation_shape = (IMAGE_SIZE, IMAGE_SIZE, 1)
+    fixed_observations = True
 
     def __init__(
         self,

@@ -286,6 +286,7 @@ class ProceduralShapes3D(_Shapes3DFactors, GroundTruthData):
     """
 
     source = "procedural"
+    fixed_observations = True
 
     geometry_version = "1"  # of the persistent maps; bump whenever the maps change
 

@@ -43,6 +43,7 @@ class _RGBDSprites(dsprites.DSprites):
     """dSprites masks turned into RGB observations by :meth:`_transform`."""
 
     observation_shape = (_SIZE, _SIZE, 3)
+    fixed_observations = False  # colour, noise or texture drawn per observation
 
     def __init__(self, images: np.ndarray | None = None):
         super().__init__(LATENT, images, type(self).name)

@@ -7,7 +7,8 @@
 Every metric is ``metric(data, representation_fn, rng, **params) -> dict[str, float]`` with
 parameters defaulting to the study's settings (unsupervised_study_v1) and dlib's key names;
 :func:`names`, :func:`info` and :func:`get` describe them. Metrics never import torch: they only
-call ``representation_fn`` (``float32[N, H, W, C] -> [N, D]``).
+call ``representation_fn`` (``float32[N, H, W, C] -> [N, D]``). :class:`CodeCache` encodes
+each state of a dataset once for all metrics (:mod:`dislab.metrics.cache`).
 """
 
 from dislab.metrics import registry as _registry
@@ -27,13 +28,12 @@ for _module in (
     "downstream",
     "udr",
 ):
-    try:
-        __import__(f"dislab.metrics.{_module}")
-    except ModuleNotFoundError as _err:  # a module not written yet
-        if _err.name != f"dislab.metrics.{_module}":
-            raise
+    __import__(f"dislab.metrics.{_module}")
 
+from dislab.metrics.cache import CodeCache  # noqa: E402
 from dislab.metrics.evaluate import evaluate  # noqa: E402
 
-__all__ = ["MetricInfo", "MetricWarning", "evaluate", "get", "info", "names", "register"]
+__all__ = [
+    "CodeCache", "MetricInfo", "MetricWarning", "evaluate", "get", "info", "names", "register",
+]  # fmt: skip
 del _registry

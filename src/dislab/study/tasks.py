@@ -8,7 +8,9 @@ format of ``dislab evaluate``) as soon as it is done and reused when a rerun ask
 same seed, mode and parameters, so an interrupted evaluation continues where it stopped.
 
 The ``sampled`` representation is rebuilt with its seed for every metric, so its noise does
-not depend on which metrics ran before (or were reused).
+not depend on which metrics ran before (or were reused). All evaluations of a run share one
+:class:`~dislab.metrics.cache.CodeCache` where the dataset allows it: each state is encoded
+once for both representations and every metric.
 """
 
 from __future__ import annotations
@@ -78,14 +80,18 @@ def _is_number(value: Any) -> bool:
 def evaluate_run(run: RunSpec, run_dir: str | Path, data, device: str = "cpu") -> list[tuple]:
     """Every (representation, metric) score of ``run``, computing only the missing ones."""
     scores = []
+    shared: dict = {}  # the run's CodeCache, built on first use (mean and sampled share it)
     for rep, metric in run.evaluations:
-        record = _metric_record(run, run_dir, data, device, rep, metric, run.metrics[metric])
+        record = _metric_record(run, run_dir, data, device, rep, metric, run.metrics[metric],
+                                shared)
         scores += [(rep, metric, k, v) for k, v in record["scores"].items() if _is_number(v)]
     return scores
 
 
-def _metric_record(run: RunSpec, run_dir, data, device, rep, metric, overrides) -> dict:
+def _metric_record(run: RunSpec, run_dir, data, device, rep, metric, overrides,
+                   shared: dict) -> dict:
     from dislab import metrics, represent
+    from dislab.metrics.cache import auto_cache
     from dislab.metrics.evaluate import metric_params
 
     seeds = run.evaluation_seeds[rep]
@@ -100,9 +106,11 @@ def _metric_record(run: RunSpec, run_dir, data, device, rep, metric, overrides) 
     start = time.perf_counter()
     representation_fn = represent.load(run_dir, rep, seed=seeds["representation"],
                                        device=device)
+    if "cache" not in shared:
+        shared["cache"] = auto_cache(data, representation_fn)
     result = metrics.evaluate(representation_fn, data, [metric], seed=seeds[metric],
                               mode=run.metric_mode, params={metric: overrides},
-                              progress=False)[metric]
+                              cache=shared["cache"] or False, progress=False)[metric]
     record = {**wanted, "dataset": run.dataset, "scores": _jsonable(result),
               "elapsed_time": time.perf_counter() - start}
     write_json(path, record)
