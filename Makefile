@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(FAST_MALLOC) $(PY) benchmarks/bench_data.py
 	$(FAST_MALLOC) $(PY) benchmarks/bench_train.py --threads 1
 	$(FAST_MALLOC) $(PY) benchmarks/bench_metrics.py --scale 0.1
+	$(PY) benchmarks/bench_gbt.py --sizes 1000
 	$(FAST_MALLOC) $(PY) benchmarks/bench_study.py
 
 lint: $(STAMP)

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import mutual_info_score
 from sklearn.model_selection import KFold
@@ -37,6 +36,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import LinearSVC
 
 from dislab.data.base import GroundTruthData, Rng
+from dislab.metrics._gbt import ExactGradientBoosting
 
 RepresentationFn = Callable[[np.ndarray], np.ndarray]
 
@@ -364,24 +364,15 @@ def _supported(estimator: type, **kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in accepted}
 
 
-def gradient_boosting(seed: int) -> GradientBoostingClassifier:
-    """``GradientBoostingClassifier()`` with its (stable) defaults spelt out, seeded.
+def gradient_boosting(seed: int) -> ExactGradientBoosting:
+    """dlib's ``GradientBoostingClassifier()``: scikit-learn's defaults (100 stages, learning
+    rate 0.1, depth 3, log-loss, all features, no subsampling), computed by
+    :class:`~dislab.metrics._gbt.ExactGradientBoosting`, the same algorithm 9-10x faster.
 
-    100 stages, learning rate 0.1, depth 3, ``subsample=1.0``, all features, log-loss
-    (0.20's ``deviance``), Friedman MSE. dlib left it unseeded: the seed only breaks ties
-    between equally good splits.
+    dlib left it unseeded; the seed only breaks ties between equally good splits of different
+    features, as scikit-learn's ``random_state`` does.
     """
-    return GradientBoostingClassifier(
-        loss="log_loss",
-        learning_rate=0.1,
-        n_estimators=100,
-        subsample=1.0,
-        max_depth=3,
-        min_samples_split=2,
-        min_samples_leaf=1,
-        max_features=None,
-        random_state=seed,
-    )
+    return ExactGradientBoosting(seed)
 
 
 def linear_svc(seed: int, C: float = 0.01) -> LinearSVC:

@@ -15,7 +15,8 @@ Classifiers (``predictor``), parity mode (the default):
   ``sklearn_defaults="0.20"`` (the study's scikit-learn) it is one-vs-rest, one
   cross-validated binary fit per class; ``"current"`` is today's multinomial default, which
   dlib's code gets under scikit-learn >= 0.22.
-- ``"gradient_boosting_classifier"``: ``GradientBoostingClassifier()`` with its defaults.
+- ``"gradient_boosting_classifier"``: ``GradientBoostingClassifier()`` with its defaults
+  (computed by :class:`~dislab.metrics._gbt.ExactGradientBoosting`, the same algorithm).
 
 dlib left both unseeded; here each fit gets a seed from ``rng``, drawn after all the data, so
 the data are still dlib's draw for draw. Fits run in parallel across factors and sizes
