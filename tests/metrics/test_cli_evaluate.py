@@ -12,7 +12,7 @@ from dislab.cli import main
 from dislab.cli.evaluate import parse_overrides
 from dislab.metrics.mig import mig
 
-from .conftest import FactorGrid, entangled
+from .conftest import Counting, FactorGrid, entangled
 
 QUICK = ["--set", "mig.num_train=400", "--set", "dci.num_train=400", "--set", "dci.num_test=100"]
 
@@ -165,10 +165,18 @@ def test_end_to_end_on_a_trained_run(tmp_path, capsys):
     assert 0 <= record["scores"]["discrete_mig"] <= 1 and record["dataset"] == "dsprites_full"
 
 
-def test_no_cache_flag_encodes_every_draw(run_dir, monkeypatch):
+def test_both_representations_share_one_cache_unless_no_cache(run_dir, monkeypatch, capsys):
+    import dislab.data
     import dislab.metrics
 
     run_dir, _ = run_dir
+
+    class FixedGrid(FactorGrid):
+        fixed_observations = True
+
+    grid = FixedGrid((3, 6, 8, 4, 4))
+    monkeypatch.setattr(dislab.data, "get", lambda name, source="auto", root=None: grid)
+    monkeypatch.setattr(represent, "load", lambda *args, **kwargs: Counting())
     seen = []
     real = dislab.metrics.evaluate
 
@@ -177,7 +185,15 @@ def test_no_cache_flag_encodes_every_draw(run_dir, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(dislab.metrics, "evaluate", spy)
-    for flags in ([], ["--no-cache"]):
-        command = ["evaluate", str(run_dir), "--metrics", "mig", "--quiet", *QUICK[:2], *flags]
-        assert main(command) == 0
-    assert seen == ["auto", False]
+    both = ["evaluate", str(run_dir), "--representation", "mean,sampled", "--metrics", "mig",
+            "--quiet", *QUICK[:2]]
+    assert main(both) == 0
+    assert isinstance(seen[0], dislab.metrics.CodeCache) and seen[1] is seen[0]
+    assert 0 < seen[0].num_encoded <= 400  # the second representation encoded nothing new
+    for rep in ("mean", "sampled"):
+        assert (run_dir / "results" / rep / "mig.json").is_file()
+    assert main([*both, "--no-cache"]) == 0
+    assert seen[2:] == [False, False]
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--representation", "mean,median"]) == 1
+    assert "valid: mean, sampled" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """``dislab evaluate``: score a trained run with the disentanglement metrics.
 
     dislab evaluate runs/x --representation mean --metrics all --seed 0 --mode parity
+    dislab evaluate runs/x --representation mean,sampled   # both, sharing one CodeCache
 
 Writes ``RUN_DIR/results/<representation>/<metric>.json`` (atomically, one file per metric as
 soon as it is done) and prints a table of the scores. The dataset is the run's own (its
@@ -29,7 +30,11 @@ def register(subparsers) -> None:
     p.add_argument(
         "run_dir", metavar="RUN_DIR", nargs="?", help="run directory written by `dislab train`"
     )
-    p.add_argument("--representation", default="mean", choices=REPRESENTATIONS)
+    p.add_argument(
+        "--representation",
+        default="mean",
+        help="mean, sampled or mean,sampled (both share the encoded dataset states)",
+    )
     p.add_argument(
         "--metrics", default="all", help="'all' or a comma-separated list (see --list-metrics)"
     )
@@ -102,30 +107,56 @@ def _list_metrics() -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dislab import metrics, represent
-    from dislab._io import write_json
-    from dislab.cli.data import format_table
-    from dislab.metrics.evaluate import metric_params, resolve_metrics
+    from dislab.metrics.evaluate import resolve_metrics
 
     if args.list_metrics:
         return _list_metrics()
     if args.run_dir is None:
         raise ValueError("RUN_DIR is required (or use --list-metrics)")
-    run_dir = Path(args.run_dir)
+    representations = parse_representations(args.representation)
     names = resolve_metrics(args.metrics)  # fail on a bad name before loading anything
     overrides = parse_overrides(args.set)
-    data = run_dataset(run_dir, args.dataset, args.source)
+    data = run_dataset(Path(args.run_dir), args.dataset, args.source)
+    shared: dict = {}  # one CodeCache for all representations (the same encoder)
+    for representation in representations:
+        _evaluate_representation(args, representation, data, names, overrides, shared)
+    return 0
+
+
+def parse_representations(text: str) -> list[str]:
+    """``"mean,sampled"`` -> ``["mean", "sampled"]``, each checked."""
+    names = list(dict.fromkeys(r.strip() for r in text.split(",") if r.strip()))
+    unknown = [r for r in names if r not in REPRESENTATIONS]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown representation {text!r}; valid: {', '.join(REPRESENTATIONS)} "
+            "(or several, comma-separated)"
+        )
+    return names
+
+
+def _evaluate_representation(args, representation, data, names, overrides, shared) -> None:
+    """Score one representation; write its JSON files and print its table."""
+    from dislab import metrics, represent
+    from dislab._io import write_json
+    from dislab.cli.data import format_table
+    from dislab.metrics.cache import auto_cache
+    from dislab.metrics.evaluate import metric_params
+
+    run_dir = Path(args.run_dir)
     representation_fn = represent.load(
-        run_dir, args.representation, seed=args.seed, device=args.device
+        run_dir, representation, seed=args.seed, device=args.device
     )
-    out_dir = run_dir / "results" / args.representation
+    if args.cache and "cache" not in shared:
+        shared["cache"] = auto_cache(data, representation_fn)
+    out_dir = run_dir / "results" / representation
 
     def save(name: str, scores: dict[str, float], seconds: float) -> None:
         write_json(
             out_dir / f"{name}.json",
             {
                 "metric": name,
-                "representation": args.representation,
+                "representation": representation,
                 "dataset": getattr(data, "name", type(data).__name__),
                 "seed": args.seed,
                 "mode": args.mode,
@@ -143,15 +174,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         mode=args.mode,
         params=overrides,
         n_jobs=args.jobs,
-        cache="auto" if args.cache else False,
+        cache=shared.get("cache") or False,
         progress=not args.quiet,
         callback=save,
     )
     rows = [
-        {"metric": name, "score": key, "value": f"{value:.6g}"}
+        {"representation": representation, "metric": name, "score": key,
+         "value": f"{value:.6g}"}
         for name, scores in results.items()
         for key, value in scores.items()
     ]
     print(format_table(rows))
     print(f"\nwritten to {out_dir}/")
-    return 0
