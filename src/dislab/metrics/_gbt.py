@@ -154,10 +154,10 @@ def _grow(x, order, r, depth, ranks, feature, threshold, importances, node):
     (heap index); adds the splits' impurity decreases to ``importances``."""
     n, num_features = x.shape
     node[:] = 0
+    total, squares, size = _node_statistics(r, node, 0, 1)
+    impurity = _impurity(total, squares, size)
     for level in range(depth):
         first, count = 2**level - 1, 2**level
-        total, squares, size = _node_statistics(r, node, first, count)
-        impurity = _impurity(total, squares, size)
         best = np.full(count, -np.inf)
         best_feature = np.zeros(count, dtype=np.int64)
         best_threshold = np.full(count, np.inf)
@@ -204,6 +204,7 @@ def _grow(x, order, r, depth, ranks, feature, threshold, importances, node):
                     size[j] * impurity[j] - child_size[2 * j] * child_impurity[2 * j]
                     - child_size[2 * j + 1] * child_impurity[2 * j + 1]
                 )
+        total, size, impurity = child_total, child_size, child_impurity  # the next level's
 
 
 @njit(cache=True)

@@ -36,7 +36,6 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import LinearSVC
 
 from dislab.data.base import GroundTruthData, Rng
-from dislab.metrics._gbt import ExactGradientBoosting
 
 RepresentationFn = Callable[[np.ndarray], np.ndarray]
 
@@ -364,14 +363,17 @@ def _supported(estimator: type, **kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in accepted}
 
 
-def gradient_boosting(seed: int) -> ExactGradientBoosting:
+def gradient_boosting(seed: int):
     """dlib's ``GradientBoostingClassifier()``: scikit-learn's defaults (100 stages, learning
     rate 0.1, depth 3, log-loss, all features, no subsampling), computed by
     :class:`~dislab.metrics._gbt.ExactGradientBoosting`, the same algorithm 9-10x faster.
 
     dlib left it unseeded; the seed only breaks ties between equally good splits of different
-    features, as scikit-learn's ``random_state`` does.
+    features, as scikit-learn's ``random_state`` does. (Imported here: numba costs ~0.3 s to
+    import, which ``import dislab.metrics`` need not pay.)
     """
+    from dislab.metrics._gbt import ExactGradientBoosting
+
     return ExactGradientBoosting(seed)
 
 

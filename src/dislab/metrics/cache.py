@@ -166,3 +166,28 @@ class StateIndexData(GroundTruthData):
 
     def _render(self, all_factors: np.ndarray, rng: Rng) -> np.ndarray:
         return all_factors @ self.state_space.bases
+
+
+def cached_views(data: GroundTruthData, representation_fn: RepresentationFn, cache: Any):
+    """``(data, representation_fn)`` for the metrics, per ``evaluate``'s ``cache`` argument:
+    ``False`` (as given), ``"auto"`` (:func:`auto_cache` when exact), ``True`` (a plain
+    callable is taken to be deterministic) or a :class:`CodeCache` built on ``data``."""
+    if cache is False:
+        return data, representation_fn
+    split = split_representation(representation_fn)
+    if isinstance(cache, CodeCache):
+        if cache.data is not data:
+            raise ValueError("the CodeCache given was built on another dataset object")
+        if split is None:
+            raise ValueError(
+                "a CodeCache needs a representation with a split_for_cache() method or a "
+                "true 'deterministic' attribute"
+            )
+        return cache.views(split[1])
+    if cache == "auto":
+        cache = auto_cache(data, representation_fn)
+        return (data, representation_fn) if cache is None else cache.views(split[1])
+    if cache is not True:
+        raise ValueError(f"cache must be 'auto', True, False or a CodeCache, got {cache!r}")
+    features, head = split or (representation_fn, _identity)
+    return CodeCache(data, features).views(head)

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from dislab.data.base import GroundTruthData
 from dislab.metrics import registry
 from dislab.metrics._utils import Encoder, RepresentationFn, Sample, sample_codes, sample_splits
-from dislab.metrics.cache import CodeCache, auto_cache, split_representation
+from dislab.metrics.cache import CodeCache, cached_views
 
 MODES = ("parity", "fast")
 _STANDARD_ARGS = ["data", "representation_fn", "rng"]
@@ -159,7 +159,7 @@ def evaluate(
     if unknown:
         raise ValueError(f"parameters given for metrics not evaluated: {unknown}")
     settings = {name: metric_params(name, params.get(name, {}), mode, n_jobs) for name in names}
-    data, representation_fn = _cached_views(data, representation_fn, cache)
+    data, representation_fn = cached_views(data, representation_fn, cache)
     chains = _SampleChains(data, representation_fn)
     results: dict[str, dict[str, float]] = {}
     bar = tqdm(names, desc="metrics", unit="metric", disable=not progress)
@@ -173,29 +173,6 @@ def evaluate(
         if callback is not None:
             callback(name, results[name], time.perf_counter() - start)
     return results
-
-
-def _cached_views(data: GroundTruthData, representation_fn: RepresentationFn, cache):
-    """``(data, representation_fn)`` to run the metrics on, per ``evaluate``'s ``cache``."""
-    if cache is False:
-        return data, representation_fn
-    split = split_representation(representation_fn)
-    if isinstance(cache, CodeCache):
-        if cache.data is not data:
-            raise ValueError("the CodeCache given was built on another dataset object")
-        if split is None:
-            raise ValueError(
-                "a CodeCache needs a representation with a split_for_cache() method or a "
-                "true 'deterministic' attribute"
-            )
-        return cache.views(split[1])
-    if cache == "auto":
-        cache = auto_cache(data, representation_fn)
-        return (data, representation_fn) if cache is None else cache.views(split[1])
-    if cache is not True:
-        raise ValueError(f"cache must be 'auto', True, False or a CodeCache, got {cache!r}")
-    features, head = split or (representation_fn, lambda codes: codes)
-    return CodeCache(data, features).views(head)
 
 
 def _run(name, params, seed, data, representation_fn, chains: _SampleChains) -> dict:
