@@ -138,7 +138,7 @@ def worker_dislab(model: str, threads: int, steps: int, warmup: int) -> dict:
 
 
 def _images(batch):
-    from dislab.train import to_images
+    from dislab.rundir import to_images
 
     return to_images(batch, "cpu")
 

@@ -18,11 +18,11 @@ import torch
 
 from dislab import models
 from dislab.cli import main
+from dislab.rundir import load_checkpoint
 from dislab.train import (
     TrainConfig,
     TrainingDivergedError,
     _Run,
-    load_checkpoint,
     stream_seeds,
     train,
 )
@@ -262,7 +262,7 @@ def test_corrupt_checkpoint_names_the_file(tmp_path):
     config = _config(tmp_path)
     Path(config.run_dir).mkdir()
     (Path(config.run_dir) / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read checkpoint .*checkpoint.pt"):
+    with pytest.raises(ValueError, match="checkpoint.pt: not a readable dislab checkpoint"):
         train(config, data=TinySquares())
 
 

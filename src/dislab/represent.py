@@ -1,4 +1,4 @@
-"""Representation functions from a run directory (dlib postprocessing, spec 3).
+"""Representation functions from a run directory (dlib ``postprocessing/``).
 
 >>> from dislab import represent
 >>> rep = represent.load("runs/x", "mean")          # r(x) = mu(x)
@@ -6,7 +6,7 @@
 >>> rep = represent.load("runs/x", "sampled", seed=3)  # r(x) = mu + exp(logvar / 2) * eps
 
 ``sampled`` draws ``eps`` from its own ``torch.Generator`` seeded with ``seed`` when the
-function is built (dlib draws unseeded TF noise, spec 7.4 item 3): the same seed and call
+function is built (dlib draws unseeded TF noise): the same seed and call
 sequence give the same codes (one draw of ``[N, d]`` per call, whatever the batch size). Every
 call continues the generator's stream, so two calls on the same images give fresh noise, as in
 dlib. The result is a picklable object.
@@ -23,9 +23,14 @@ import torch
 
 from dislab import models
 from dislab.models.vae import GaussianEncoderVAE
-from dislab.train import CHECKPOINT_FILE, load_checkpoint, read_config, resolve_device, to_images
-
-REPRESENTATIONS = ("mean", "sampled")
+from dislab.rundir import (
+    CHECKPOINT_FILE,
+    REPRESENTATIONS,
+    load_checkpoint,
+    read_config,
+    resolve_device,
+    to_images,
+)
 
 
 def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu"

@@ -4,23 +4,12 @@
 >>> run_dir = train(TrainConfig(model="beta_vae", hyperparameters={"beta": 4},
 ...                             dataset="dsprites_full", steps=300_000, seed=0, run_dir="runs/x"))
 
-Defaults are the study's (spec 2.4): batch 64, Adam lr 1e-4 (0.9, 0.999, 1e-8), 300,000 global
-steps, d = 10, conv encoder / deconv decoder, Bernoulli-logits reconstruction loss.
+Defaults are the study's (dlib ``model_configs/shared.gin``, ``train.py``): batch 64, Adam
+lr 1e-4 (0.9, 0.999, 1e-8), 300,000 global steps, d = 10, conv encoder / deconv decoder,
+Bernoulli-logits reconstruction loss. The files a run writes are described in
+:mod:`dislab.rundir`; this module is only the loop.
 
-Run directory::
-
-    config.json         every option + what was resolved (dataset source, image shape, seeds)
-    checkpoint.pt       state dicts of the VAE, the objective (FactorVAE's discriminator), the
-                        optimisers, the iteration, and every RNG state (numpy data stream,
-                        torch noise); written atomically every ``checkpoint_every`` iterations
-                        and at the end; read with ``torch.load(weights_only=True)``
-    train_log.csv       iteration, global step, losses averaged since the last row, images/s,
-                        share of the time spent sampling data
-    results/train.json  reconstruction loss, KL, ELBO, regulariser, loss, averaged over
-                        ``eval_samples`` (64,000 like dlib) fresh samples at the end
-    failure.json        only after a NaN/inf loss: the step and the values
-
-Seeds (spec 2.4, 8.1): ``rs = RandomState(seed)``; the training data stream is
+Seeds (dlib ``train.py`` ``train``): ``rs = RandomState(seed)``; the training data stream is
 ``RandomState(rs.randint(2**32))`` and the evaluation stream uses the second draw (2357136044
 and 2546248239 for seed 0, as dlib). The initial weights come from a CPU
 ``torch.Generator`` seeded with ``seed`` (so they do not depend on the device); the
@@ -32,14 +21,14 @@ i.i.d. uniform draws.
 Resuming: rerunning with the same config continues from ``checkpoint.pt`` and, on the same
 device and thread count, ends with bitwise the same weights as an uninterrupted run. A run
 whose ``results/train.json`` exists is not retrained. A run directory holding a different
-config is refused.
+config is refused, and so is a second process writing the same run directory. Ctrl-C raises
+:class:`TrainingInterrupted`, whose message names the step and how to continue.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import os
 import time
@@ -51,20 +40,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from dislab import __version__, models
+from dislab import __version__, models, rundir
 from dislab import data as datasets
 from dislab._io import atomic_path, write_json
 from dislab.data.base import GroundTruthData
-
-CONFIG_FILE = "config.json"
-CHECKPOINT_FILE = "checkpoint.pt"
-LOG_FILE = "train_log.csv"
-RESULTS_FILE = Path("results") / "train.json"
-FAILURE_FILE = "failure.json"
-
-# Options that change how a run executes but not its numbers; a resumed run may change them.
-EXECUTION_OPTIONS = ("run_dir", "checkpoint_every", "log_every", "device", "threads",
-                     "progress", "data_root")
+from dislab.rundir import (
+    CHECKPOINT_FILE,
+    FAILURE_FILE,
+    LOG_FILE,
+    TRAIN_RESULTS_FILE,
+    load_checkpoint,
+    save_checkpoint,
+    to_images,
+)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -140,25 +128,10 @@ class TrainConfig:
         return cls(**values)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU -> ``ValueError``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but torch finds no CUDA GPU")
-    return torch.device(device)
-
-
 def stream_seeds(seed: int) -> tuple[int, int]:
     """dlib's (training stream, evaluation stream) seeds: two ``randint(2**32)`` draws."""
     rs = np.random.RandomState(seed)
     return int(rs.randint(2**32)), int(rs.randint(2**32))
-
-
-def to_images(batch: np.ndarray, device: torch.device) -> torch.Tensor:
-    """NHWC numpy images -> NCHW tensor with channels-last memory (no copy on CPU)."""
-    return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device).permute(
-        0, 3, 1, 2)
 
 
 # -- the run's state --------------------------------------------------------------------------
@@ -240,31 +213,6 @@ def _report(out: models.VAEOutput, terms: dict[str, torch.Tensor]) -> dict[str, 
 # -- files ------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Call ``write(tmp)`` on a temporary file that then replaces ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        write(tmp)
-
-
-def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``config.json`` of a run directory (with a clear error if absent or corrupt)."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {run_dir} is not a dislab run directory")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)`` onto the CPU, with the file named in any error."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # corrupt / truncated / foreign file
-        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
-
-
 def _run_record(config: TrainConfig, data: GroundTruthData,
                 objective: models.objectives.Objective) -> dict[str, Any]:
     train_seed, eval_seed = stream_seeds(config.seed)
@@ -280,28 +228,6 @@ def _run_record(config: TrainConfig, data: GroundTruthData,
         "dislab_version": __version__,
     }
     return record
-
-
-def _same_run(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Names of the options whose values differ (execution-only options ignored)."""
-    keys = (set(old) | set(new)) - set(EXECUTION_OPTIONS) - {"resolved"}
-    diff = sorted(k for k in keys if old.get(k) != new.get(k))
-    for k in ("dataset_source", "observation_shape"):
-        if old.get("resolved", {}).get(k) != new["resolved"][k]:
-            diff.append(k)
-    return diff
-
-
-def _prepare_run_dir(run_dir: Path, record: dict[str, Any]) -> None:
-    path = run_dir / CONFIG_FILE
-    if path.exists():
-        diff = _same_run(read_config(run_dir), record)
-        if diff:
-            raise ValueError(f"{run_dir} already holds a run with a different config "
-                             f"({', '.join(diff)}); choose another run directory")
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(path, record)
 
 
 class _Log:
@@ -323,7 +249,8 @@ class _Log:
                     writer = csv.DictWriter(f, self.fieldnames)
                     writer.writeheader()
                     writer.writerows(rows)
-        _write_atomic(self.path, write)
+        with atomic_path(self.path) as tmp:
+            write(tmp)
 
     def append(self, row: dict[str, float]) -> None:
         new = self.fieldnames is None
@@ -339,10 +266,22 @@ class _Log:
 # -- the loop ---------------------------------------------------------------------------------
 
 
-def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = None) -> Path:
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where and how to continue."""
+
+
+def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = None, *,
+          recompute_results: bool = False) -> Path:
     """Train (or resume, or skip if finished) the run described by ``config``; returns its
     run directory. ``data`` overrides the registry lookup of ``config.dataset`` (any
-    :class:`GroundTruthData`; ``config.dataset`` is then only its label)."""
+    :class:`GroundTruthData`; ``config.dataset`` is then only its label).
+
+    One process at a time writes a run directory: a second one gets a
+    :class:`dislab._io.BusyError` at once. A corrupt ``results/train.json`` is an error
+    (:class:`dislab.rundir.CorruptFileError`) unless ``recompute_results``, which recomputes
+    it from the final checkpoint. When training finishes, metric results of earlier
+    checkpoints are marked stale (:func:`dislab.rundir.mark_stale_results`).
+    """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
     run_dir = Path(config.run_dir)
@@ -350,25 +289,55 @@ def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = N
         data = datasets.get(config.dataset, source=config.source, root=config.data_root)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    device = rundir.resolve_device(config.device)
     run = _Run(config, int(data.observation_shape[2]), device)
     record = _run_record(config, data, run.objective)
-    _prepare_run_dir(run_dir, record)
-    if (run_dir / RESULTS_FILE).exists():
-        return run_dir
-    checkpoint = run_dir / CHECKPOINT_FILE
-    if checkpoint.exists():
-        # loaded on the CPU: generator states must be CPU tensors; load_state_dict moves the
-        # weights and optimiser states to the run's device
-        run.load_state_dict(load_checkpoint(checkpoint))
-    _train_loop(run, config, data, record["resolved"], run_dir, device)
-    results = evaluate(run, config, data, record["resolved"], device)
-    write_json(run_dir / RESULTS_FILE, results)
+    rundir.write_or_check_config(run_dir, record)
+    with rundir.lock(run_dir):
+        if _finished(run_dir, recompute_results):
+            return run_dir
+        checkpoint = run_dir / CHECKPOINT_FILE
+        if checkpoint.exists():
+            # loaded on the CPU: generator states must be CPU tensors; load_state_dict moves
+            # the weights and optimiser states to the run's device
+            run.load_state_dict(load_checkpoint(checkpoint))
+        try:
+            _train_loop(run, config, data, record["resolved"], run_dir, device)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(_interrupted(run_dir, run, record["resolved"])) from None
+        results = evaluate(run, config, data, record["resolved"], device)
+        write_json(run_dir / TRAIN_RESULTS_FILE, results)
+        rundir.mark_stale_results(run_dir, results["global_step"])
     return run_dir
 
 
+def _finished(run_dir: Path, recompute_results: bool) -> bool:
+    """Whether the run is done; a corrupt ``train.json`` raises, or is moved aside to be
+    recomputed from the final checkpoint with ``recompute_results``."""
+    if not rundir.is_finished(run_dir):
+        return False
+    try:
+        rundir.read_train_results(run_dir)
+        return True
+    except rundir.CorruptFileError:
+        if not recompute_results:
+            raise
+    path = run_dir / TRAIN_RESULTS_FILE
+    os.replace(path, path.with_suffix(".json.corrupt"))
+    return False
+
+
+def _interrupted(run_dir: Path, run: _Run, resolved: dict) -> str:
+    spi = resolved["steps_per_iteration"]
+    path = run_dir / CHECKPOINT_FILE
+    saved = load_checkpoint(path)["iteration"] * spi if path.exists() else 0
+    return (f"interrupted at step {run.iteration * spi} of {resolved['iterations'] * spi}; "
+            f"the checkpoint at step {saved} is kept in {run_dir}: rerun the same command to "
+            "continue")
+
+
 def _save(run: _Run, run_dir: Path) -> None:
-    _write_atomic(run_dir / CHECKPOINT_FILE, lambda tmp: torch.save(run.state_dict(), tmp))
+    save_checkpoint(run_dir, run.state_dict())
 
 
 def _fail(run_dir: Path, iteration: int, global_step: int, values: dict[str, float]) -> None:

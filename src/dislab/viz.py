@@ -1,4 +1,4 @@
-"""Pictures of a trained model, as dlib's ``visualize_model`` (spec 6.2), plus per-latent KL.
+"""Pictures of a trained model, as dlib's ``visualize/visualize_model.py``, plus per-latent KL.
 
 ``visualize(run_dir)`` writes into ``run_dir/viz`` (or ``out_dir``):
 
@@ -33,7 +33,7 @@ from dislab import data as datasets
 from dislab.data.base import GroundTruthData
 from dislab.models.vae import gaussian_kl, sample_from_latent
 from dislab.represent import load_model
-from dislab.train import to_images
+from dislab.rundir import to_images
 
 
 def to_uint8_rgb(images: np.ndarray) -> np.ndarray:
@@ -110,13 +110,13 @@ def kl_per_dimension(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
 
 
 def plot_kl(kl: np.ndarray, path: Path, active_threshold: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    """Bar chart of ``kl`` saved to ``path``: a bare ``Figure``, so matplotlib's global
+    backend and pyplot's state are left alone."""
+    from matplotlib.figure import Figure
 
     active = kl > active_threshold
-    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(kl) + 1), 3))
+    fig = Figure(figsize=(max(4, 0.5 * len(kl) + 1), 3))
+    ax = fig.subplots()
     ax.bar(np.arange(len(kl)), kl, color=np.where(active, "tab:blue", "lightgrey"))
     ax.axhline(active_threshold, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xticks(np.arange(len(kl)))
@@ -125,7 +125,6 @@ def plot_kl(kl: np.ndarray, path: Path, active_threshold: float) -> None:
     ax.set_title(f"{int(active.sum())} of {len(kl)} latents active (KL > {active_threshold})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def visualize(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,

@@ -10,7 +10,7 @@ Each analysis takes the study DataFrame (:func:`dislab.study.load`), returns its
 a DataFrame (with ``plot=True``: ``(frame, matplotlib Figure)``) and raises
 :class:`NotEnoughData` when the study lacks what it needs. Column names are in
 :mod:`dislab.analysis.columns`. The control experiments (random rotations of learned
-representations, the impossibility theorem) are in :mod:`dislab.analysis.control`.
+representations, the impossibility theorem) are in :mod:`dislab.control`.
 """
 
 from dislab.analysis.columns import NotEnoughData

@@ -98,7 +98,7 @@ def write_report(table: pd.DataFrame, out: str | Path, *, title: str = "study",
     ``out/index.html``, ``out/figures/*.png`` and ``out/tables/*.csv``; returns the index
     path. ``seed`` and ``num_resamples`` go to the analyses that bootstrap or simulate.
     ``extra`` maps section titles to ``(text, table)`` (e.g. the control experiments of
-    :mod:`dislab.analysis.control`), each written as a section of its own."""
+    :mod:`dislab.control`), each written as a section of its own."""
     out = Path(out)
     parts = [f"<h1>dislab report: {html.escape(title)}</h1>", _summary(table, out)]
     for section in SECTIONS:

@@ -44,7 +44,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.control < 0 or args.resamples < 1:
         raise ValueError("--control must be >= 0 and --resamples >= 1")
     if args.control:
-        from dislab.analysis import control
+        from dislab import control
 
         result = control.study_control(table, num_runs=args.control, seed=args.seed)
         extra["Control: entangled representations"] = (

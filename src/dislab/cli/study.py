@@ -67,7 +67,7 @@ def register(subparsers) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from dislab.study import spec as study_spec
-    from dislab.study.tasks import estimate
+    from dislab.study.plan import estimate
 
     spec = study_spec.load(args.study)
     print(f"study {spec.name}: {spec.description}")

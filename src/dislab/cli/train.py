@@ -10,12 +10,9 @@ import argparse
 import dataclasses
 import json
 
-from dislab import models
-from dislab.train import RESULTS_FILE, TrainConfig, train
+from dislab import models, rundir
+from dislab.train import TrainConfig, train
 
-# Hyperparameter flags: the study's names (dlib gin names), passed only when given.
-HYPERPARAMETERS = {"beta": float, "gamma": float, "c_max": float, "iteration_threshold": int,
-                   "lambda_od": float, "lambda_d_factor": float, "dip_type": str}
 _SPECIAL = {"model", "hyperparameters", "run_dir", "progress"}
 _CHOICES = {"source": ("auto", "official", "procedural"), "encoder": tuple(models.ENCODERS),
             "decoder": tuple(models.DECODERS)}
@@ -33,12 +30,15 @@ def register(subparsers) -> None:
     p.add_argument("--model", default="beta_vae", choices=models.names())
     p.add_argument("--out", required=True, help="run directory")
     hyper = p.add_argument_group("hyperparameters (each model accepts its own; see "
-                                 "dislab.models.hyperparameters)")
-    for name, kind in HYPERPARAMETERS.items():
-        hyper.add_argument(_flag(name), type=kind, default=None)
-    hyper.add_argument("--dlib-step-parity", action=argparse.BooleanOptionalAction,
-                       default=None, help="factor_vae: count 2 global steps per iteration "
-                                          "like dlib (default: on)")
+                                 "dislab.models.hyperparameters); given only when set")
+    for name, defaults in hyperparameter_flags().items():
+        help_text = "default: " + ", ".join(f"{m} {v}" for m, v in defaults.items())
+        default = next(iter(defaults.values()))
+        if isinstance(default, bool):
+            hyper.add_argument(_flag(name), action=argparse.BooleanOptionalAction,
+                               default=None, help=help_text)
+        else:
+            hyper.add_argument(_flag(name), type=type(default), default=None, help=help_text)
     options = p.add_argument_group("training options")
     for field in dataclasses.fields(TrainConfig):
         if field.name in _SPECIAL:
@@ -48,12 +48,23 @@ def register(subparsers) -> None:
         options.add_argument(_flag(field.name), type=kind, default=default,
                              choices=_CHOICES.get(field.name), help=f"(default {default})")
     options.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_argument("--recompute-results", action="store_true",
+                         help="recompute a corrupt results/train.json from the final checkpoint")
     p.set_defaults(func=run)
 
 
+def hyperparameter_flags() -> dict[str, dict[str, object]]:
+    """Every model's hyperparameters (dlib's gin names) from the model registry:
+    ``{name: {model: its default}}``."""
+    flags: dict[str, dict[str, object]] = {}
+    for model in models.names():
+        for name, default in models.hyperparameters(model).items():
+            flags.setdefault(name, {})[model] = default
+    return flags
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    hyper = {k: getattr(args, k) for k in (*HYPERPARAMETERS, "dlib_step_parity")
-             if getattr(args, k) is not None}
+    hyper = {k: getattr(args, k) for k in hyperparameter_flags() if getattr(args, k) is not None}
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
               if f.name not in _SPECIAL}
     return TrainConfig(model=args.model, hyperparameters=hyper, run_dir=args.out,
@@ -61,8 +72,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_dir = train(config_from_args(args))
-    results = json.loads((run_dir / RESULTS_FILE).read_text())
+    run_dir = train(config_from_args(args), recompute_results=args.recompute_results)
+    results = rundir.read_train_results(run_dir)
     print(f"run directory: {run_dir}")
     print(json.dumps(results, indent=2))
     return 0

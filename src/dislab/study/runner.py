@@ -23,8 +23,6 @@ Workers exit when the driver dies, so a ``kill -9`` of the driver leaves no stra
 from __future__ import annotations
 
 import collections
-import contextlib
-import fcntl
 import os
 import socket
 import sys
@@ -32,7 +30,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -41,6 +39,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from dislab._io import exclusive
 from dislab.study import spec as study_spec
 from dislab.study.spec import RunSpec, StudySpec
 from dislab.study.store import Store
@@ -217,15 +216,9 @@ def make_backend(backend: str, workers: int | None, threads: int | None,
 # -- the driver -------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
+def _exclusive(out: Path):
     """Only one driver per study directory at a time."""
-    with open(out / LOCK_FILE, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"another `dislab study run` is working on {out}") from None
-        yield
+    return exclusive(out / LOCK_FILE, f"another `dislab study run` is working on {out}")
 
 
 def _load(study: str | Path | StudySpec) -> tuple[StudySpec, str | None]:

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from dislab.analysis import control
-from dislab.analysis.columns import NotEnoughData
+from dislab import control
 from dislab.models.vae import bernoulli_reconstruction, gaussian_kl
 from dislab.represent import load_model
-from dislab.train import to_images, train
+from dislab.rundir import to_images
+from dislab.train import train
 from tests.tiny_data import TinySquares
 
 SMALL = {"mig": {"num_train": 500}, "sap": {"num_train": 300, "num_test": 150},
@@ -118,7 +118,7 @@ def test_study_control_runs_on_the_runs_with_a_checkpoint(run_dir, data, monkeyp
     assert list(result["transform"]) == ["identity", "rotation 1", "linear 1"]
     assert (result["model_num"] == 0).all()
     assert result.loc[1, "relative_elbo_change"] < 1e-5
-    with pytest.raises(NotEnoughData, match="checkpoint"):
+    with pytest.raises(ValueError, match="checkpoint"):
         control.study_control(table.iloc[1:], metrics={"mig": {"num_train": 300}})
 
 

@@ -31,11 +31,10 @@ from scipy.stats import special_ortho_group
 
 from dislab import data as datasets
 from dislab import metrics as metric_registry
-from dislab.analysis.columns import done_runs, require
 from dislab.data.base import GroundTruthData
 from dislab.models.vae import GaussianEncoderVAE, bernoulli_reconstruction
 from dislab.represent import Representation, load_model
-from dislab.train import CHECKPOINT_FILE, to_images
+from dislab.rundir import CHECKPOINT_FILE, to_images
 
 MAX_CONDITION = 10.0
 KINDS = ("rotation", "linear")
@@ -206,14 +205,17 @@ def rotation_experiment(vae: GaussianEncoderVAE, data: GroundTruthData, *,
 def study_control(table: pd.DataFrame, *, num_runs: int = 1, seed: int = 0,
                   metrics: dict[str, dict] | None = None) -> pd.DataFrame:
     """:func:`rotation_experiment` (rotations and linear maps) on the first ``num_runs``
-    finished runs of a study table that still have their run directory."""
-    runs = done_runs(table)
+    finished runs of a study table (``dislab.study.load``) that still have their run
+    directory and checkpoint; ``ValueError`` when there is none."""
+    runs = table[table["state"] == "done"] if "state" in table else table
     if "run_dir" in runs:
         runs = runs[runs["run_dir"].map(lambda d: isinstance(d, str) and
                                         (Path(d) / CHECKPOINT_FILE).is_file())]
     else:
         runs = runs.iloc[:0]
-    require(len(runs) > 0, "no finished run has its checkpoint (run_dir/checkpoint.pt)")
+    if runs.empty:
+        raise ValueError("the control experiments need a finished run with its checkpoint "
+                         "(run_dir/checkpoint.pt); the study has none")
     frames = []
     for run in runs.head(num_runs).itertuples():
         vae, config = load_model(run.run_dir)
