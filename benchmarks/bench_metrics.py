@@ -1,8 +1,9 @@
 """The study's full evaluation of one model, dislab (parity and fast mode) against dlib.
 
-The nine metric configurations of ``unsupervised_study_v1`` (spec 4.10) on the ``mean`` and
-the ``sampled`` representation (18 evaluations) of one model on dSprites (the procedural
-``dsprites_full``), with the seeds ``dlib_reproduce`` uses (spec 8.1). The model
+The nine metric configurations of ``unsupervised_study_v1`` (dlib's
+``config/unsupervised_study_v1/metric_configs``) on the ``mean`` and the ``sampled``
+representation (18 evaluations) of one model on dSprites (the procedural ``dsprites_full``),
+with the seeds ``dlib_reproduce`` uses (``RandomState(0)``, the same for every model). The model
 (``--encoder``) is by default the study's conv beta-VAE trained briefly here (``trained``,
 ``--train-steps``; kept under ``benchmarks/results/``), else the same architecture with its
 initial weights (``random``) or a small numpy encoder (``numpy``). Every sample size is
@@ -37,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-#: Evaluation seeds of dlib_reproduce (identical for every model; spec 8.1).
+#: Evaluation seeds of dlib_reproduce (drawn from RandomState(0), identical for every model).
 SEEDS = {
     "mean": {
         "beta_vae_sklearn": 3071714933, "factor_vae_metric": 2340255427, "mig": 3638918503,

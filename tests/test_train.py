@@ -17,11 +17,13 @@ import pytest
 import torch
 
 from dislab import models
+from dislab._io import write_json
 from dislab.cli import main
 from dislab.rundir import load_checkpoint
 from dislab.train import (
     TrainConfig,
     TrainingDivergedError,
+    TrainingInterrupted,
     _Run,
     stream_seeds,
     train,
@@ -266,6 +268,51 @@ def test_corrupt_checkpoint_names_the_file(tmp_path):
         train(config, data=TinySquares())
 
 
+def test_finishing_marks_results_of_older_checkpoints_stale(tmp_path):
+    config = _config(tmp_path)
+    old = Path(config.run_dir) / "results/mean/mig.json"
+    write_json(old, {"metric": "mig", "global_step": 10, "scores": {"discrete_mig": 0.5}})
+    current = Path(config.run_dir) / "results/mean/sap.json"
+    write_json(current, {"metric": "sap", "global_step": 20, "scores": {"SAP_score": 0.1}})
+    train(config, data=TinySquares())
+    assert json.loads(old.read_text())["stale"] is True
+    assert "stale" not in json.loads(current.read_text())
+
+
+class _InterruptedSquares(TinySquares):
+    """Ctrl-C while drawing the batch of iteration ``at``."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.calls, self.at = 0, at
+
+    def sample_observations(self, n, rng):
+        self.calls += 1
+        if self.calls > self.at:
+            raise KeyboardInterrupt
+        return super().sample_observations(n, rng)
+
+
+def test_ctrl_c_names_the_step_and_how_to_continue(tmp_path):
+    config = _config(tmp_path, checkpoint_every=5)
+    with pytest.raises(TrainingInterrupted, match=r"interrupted at step 12 of 20; the checkpoint "
+                       r"at step 10 is kept in .*: rerun the same command to continue"):
+        train(config, data=_InterruptedSquares(at=12))
+    assert _checkpoint(config.run_dir)["iteration"] == 10
+    train(config, data=TinySquares())  # and it continues
+    assert _checkpoint(config.run_dir)["iteration"] == 20
+
+
+def test_cli_has_a_flag_for_every_hyperparameter_of_every_model():
+    from dislab.cli import build_parser
+
+    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"]
+                         .format_help().split())
+    for model in models.names():
+        for name in models.hyperparameters(model):
+            assert "--" + name.replace("_", "-") in help_text, (model, name)
+
+
 def test_cli_train(tmp_path, monkeypatch, capsys):
     import dislab.data
 
@@ -291,3 +338,108 @@ def test_config_is_picklable_and_dict_configs_work(tmp_path):
     assert clone == config and clone.hyperparameters == {"lambda_od": 5.0, "lambda_d_factor": 1.0}
     run_dir = train({**vars(config), "steps": 2}, data=TinySquares())
     assert json.loads((run_dir / "config.json").read_text())["model"] == "dip_vae_ii"
+
+
+# -- faults around training, through the command line ----------------------------------------
+
+
+def _cli_argv(run_dir, steps=20) -> list[str]:
+    """``dislab train`` arguments for the run of ``_config(..., steps=steps)``."""
+    return ["train", "--dataset", "tiny_squares", "--steps", str(steps), "--batch-size", "8",
+            "--eval-samples", "16", "--log-every", "5", "--checkpoint-every", "10",
+            "--lr", "0.001", "--out", str(run_dir), "--quiet"]
+
+
+@pytest.fixture
+def tiny_registry(monkeypatch):
+    """``dislab train --dataset tiny_squares`` trains on TinySquares (in this process)."""
+    import dislab.data
+
+    monkeypatch.setattr(dislab.data, "get", lambda name, source, root: TinySquares())
+
+
+_CLI_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    import dislab.data
+    from tests.tiny_data import TinySquares
+    dislab.data.get = lambda name, source, root: TinySquares()
+    from dislab.cli import main
+    raise SystemExit(main({argv!r}))
+""")
+
+
+def test_a_second_writer_of_a_run_directory_is_refused_at_once(tmp_path):
+    from dislab import rundir
+
+    config = _config(tmp_path)
+    with pytest.raises(_Interrupted):
+        train(config, data=_FaultyAfter(12))  # checkpoint at iteration 10, log [5, 10]
+    run_dir = Path(config.run_dir)
+    stamp = (run_dir / "checkpoint.pt").stat().st_mtime_ns
+    script = _CLI_SCRIPT.format(root=str(TESTS.parent), argv=_cli_argv(run_dir))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with rundir.lock(run_dir):  # this process is the writer
+        second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                                text=True, timeout=300)
+    assert second.returncode == 1
+    assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+    assert second.stderr.startswith(f"dislab train: error: another process is writing "
+                                    f"{run_dir}")
+    assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert _log(run_dir)["iteration"].tolist() == [5, 10]
+    train(config, data=TinySquares())  # the lock is free again: the run continues
+    assert _log(run_dir)["iteration"].tolist() == [5, 10, 15, 20]
+
+
+def _foreign_checkpoint(path: Path) -> None:
+    """A checkpoint that only unpickling arbitrary objects would read."""
+    torch.save({"iteration": 10, "vae": {}, "path": __import__("pathlib").PurePosixPath("x")},
+               path)
+
+
+@pytest.mark.parametrize("damage", ["empty", "garbage", "truncated", "foreign"])
+def test_a_corrupt_checkpoint_is_one_line_with_the_remedy(tmp_path, capsys, tiny_registry,
+                                                          damage):
+    config = _config(tmp_path)
+    with pytest.raises(_Interrupted):
+        train(config, data=_FaultyAfter(12))
+    path = Path(config.run_dir) / "checkpoint.pt"
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint at all")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        _foreign_checkpoint(path)
+    assert main(_cli_argv(config.run_dir)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"dislab train: error: {path}: ")
+    assert "delete it to restart the run from scratch" in err
+    assert "Re-running `torch.load`" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content,problem", [
+    (b"", "the file is empty"),
+    (b"{\"loss\": 1.5, ", "not valid JSON"),
+    (b"\xff\xfe\x00\x01", "not a text file"),
+    (b"[1.5, 2.5]", "holds a JSON list, not an object"),
+    (b'{"loss": "low", "global_step": 20}', "non-numeric values for loss"),
+])
+def test_a_corrupt_train_json_is_one_line_and_recomputed_on_request(tmp_path, capsys,
+                                                                    tiny_registry, content,
+                                                                    problem):
+    run_dir = train(_config(tmp_path), data=TinySquares())
+    path = run_dir / "results" / "train.json"
+    original = json.loads(path.read_text())
+    path.write_bytes(content)
+    assert main(_cli_argv(run_dir)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"dislab train: error: {path}: {problem}")
+    assert "rerun with --recompute-results" in err
+    assert main(_cli_argv(run_dir) + ["--recompute-results"]) == 0
+    assert json.loads(path.read_text()) == original
+    assert (run_dir / "results" / "train.json.corrupt").read_bytes() == content
+    assert _log(run_dir)["iteration"].tolist() == [5, 10, 15, 20]

@@ -1,5 +1,9 @@
 """Model pictures: files, sizes, and the traversal schedules."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -29,6 +33,24 @@ def test_kl_per_dimension_closed_form():
     mu = np.array([[1.0, 0.0], [-1.0, 0.0]])
     logvar = np.zeros((2, 2))
     np.testing.assert_allclose(viz.kl_per_dimension(mu, logvar), [0.5, 0.0])
+
+
+def test_plot_kl_leaves_matplotlib_backend_alone(tmp_path):
+    """A fresh process with the svg backend: plotting writes the PNG through a bare Figure and
+    neither switches the global backend (the old ``matplotlib.use("Agg")``) nor opens pyplot."""
+    code = (
+        "import sys, pathlib, matplotlib, numpy as np\n"
+        "from dislab import viz\n"
+        "before = matplotlib.get_backend()\n"
+        "viz.plot_kl(np.array([0.5, 0.0, 0.2]), pathlib.Path(sys.argv[1]), 0.01)\n"
+        "print(before, matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    path = tmp_path / "kl.png"
+    env = {**os.environ, "MPLBACKEND": "svg"}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], env=env,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["svg", "svg", "False"]
+    assert Image.open(path).format == "PNG" and Image.open(path).size == (400, 300)
 
 
 def test_visualize_writes_every_picture(tmp_path, monkeypatch):

@@ -205,7 +205,7 @@ def read_metric_result(path: Path) -> dict[str, Any] | None:
     """A stored metric result, or ``None`` when absent or unreadable (it is recomputed)."""
     try:
         return _read_json_object(path, "it is recomputed")
-    except (FileNotFoundError, CorruptFileError):
+    except (OSError, CorruptFileError):
         return None
 
 

@@ -4,19 +4,19 @@
 >>> run_dir = train(TrainConfig(model="beta_vae", hyperparameters={"beta": 4},
 ...                             dataset="dsprites_full", steps=300_000, seed=0, run_dir="runs/x"))
 
-Defaults are the study's (dlib ``model_configs/shared.gin``, ``train.py``): batch 64, Adam
-lr 1e-4 (0.9, 0.999, 1e-8), 300,000 global steps, d = 10, conv encoder / deconv decoder,
-Bernoulli-logits reconstruction loss. The files a run writes are described in
-:mod:`dislab.rundir`; this module is only the loop.
+Defaults are the study's (dlib ``config/unsupervised_study_v1/model_configs/shared.gin``,
+``methods/unsupervised/train.py``): batch 64, Adam lr 1e-4 (0.9, 0.999, 1e-8), 300,000 global
+steps, d = 10, conv encoder / deconv decoder, Bernoulli-logits reconstruction loss. The files a
+run writes are described in :mod:`dislab.rundir`; this module is only the loop.
 
-Seeds (dlib ``train.py`` ``train``): ``rs = RandomState(seed)``; the training data stream is
-``RandomState(rs.randint(2**32))`` and the evaluation stream uses the second draw (2357136044
-and 2546248239 for seed 0, as dlib). The initial weights come from a CPU
-``torch.Generator`` seeded with ``seed`` (so they do not depend on the device); the
-reparameterisation noise (and FactorVAE's permutations) from a generator on the training
-device seeded with the data-stream seed. Deviation from dlib: batches are drawn with one
-``sample_observations(batch_size, rng)`` call instead of 64 one-image calls; both are 64
-i.i.d. uniform draws.
+Seeds (dlib ``methods/unsupervised/train.py`` ``train``): ``rs = RandomState(seed)``; the
+training data stream is ``RandomState(rs.randint(2**32))`` and the evaluation stream uses the
+second draw (2357136044 and 2546248239 for seed 0, as dlib). The initial weights come from a
+CPU ``torch.Generator`` seeded with ``seed`` (so they do not depend on the device); the
+reparameterisation noise (and FactorVAE's permutations) from a generator on the training device
+seeded with the data-stream seed. Deviation from dlib: batches are drawn with one
+``sample_observations(batch_size, rng)`` call instead of 64 one-image calls; both are 64 i.i.d.
+uniform draws.
 
 Resuming: rerunning with the same config continues from ``checkpoint.pt`` and, on the same
 device and thread count, ends with bitwise the same weights as an uninterrupted run. A run
@@ -101,6 +101,10 @@ class TrainConfig:
             low = 0 if name == "seed" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        for name in ("lr", "adam_eps", "discriminator_lr", "adam_beta1", "adam_beta2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
         for name in ("lr", "adam_eps", "discriminator_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -109,7 +113,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"threads must be None or an int >= 1, got {self.threads!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+        if not isinstance(self.device, str) or (self.device not in ("auto", "cpu", "cuda")
+                                                and not self.device.startswith("cuda:")):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         self.hyperparameters = models.resolve_hyperparameters(self.model, self.hyperparameters)
         for kind, table, name in (("encoder", models.ENCODERS, self.encoder),

@@ -5,7 +5,8 @@ from dislab.data._grid import RenderedGrid, grid_order
 
 
 def test_grid_order_matches_dlib_state_space_atom_index_example():
-    # spec 8.1: StateSpaceAtomIndex([2, 2], [[0,1],[1,0],[1,1],[0,0]]) maps the rows to [0,1,2,3]
+    # dlib's util_test: StateSpaceAtomIndex([2, 2], [[0,1],[1,0],[1,1],[0,0]]) maps the rows
+    # to [0,1,2,3]
     rows = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
     order = grid_order(rows, [2, 2], where="x")
     assert order.tolist() == [3, 0, 1, 2]

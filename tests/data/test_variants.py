@@ -10,7 +10,8 @@ from dislab.data.variants import ColorDSprites, NoisyDSprites, ScreamDSprites
 from .test_dsprites import fake_official_images
 
 
-# Straightforward per-spec references (dlib-spec 1.4), drawing from the RandomState that has
+# Straightforward references written from dlib's data/ground_truth/dsprites.py (colour, noise
+# and scream transforms), drawing from the RandomState that has
 # already produced the factors and the nuisance colour factor.
 def reference_color(masks, rs):
     obs = np.repeat(masks[..., None].astype(np.float64), 3, axis=3)

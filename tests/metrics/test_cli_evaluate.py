@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from dislab import represent
+from dislab import represent, rundir
 from dislab.cli import main
 from dislab.cli.evaluate import parse_overrides
 from dislab.metrics.mig import mig
@@ -19,14 +20,12 @@ QUICK = ["--set", "mig.num_train=400", "--set", "dci.num_train=400", "--set", "d
 
 @pytest.fixture
 def run_dir(tmp_path, monkeypatch):
-    """A run directory whose config names a dataset; loading is monkeypatched."""
+    """A finished run directory (config naming a dataset, a checkpoint at step 6,
+    results/train.json); loading the model and the dataset is monkeypatched."""
     import dislab.data
 
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.json").write_text(
-        json.dumps({"dataset": "grid", "resolved": {"dataset_source": "procedural"}})
-    )
+    write_fake_run(run, iteration=3, finished=True)
     loaded = {}
 
     def load(run_dir, representation="mean", seed=0, device="cpu", **kwargs):
@@ -40,6 +39,19 @@ def run_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(represent, "load", load)
     monkeypatch.setattr(dislab.data, "get", get)
     return run, loaded
+
+
+def write_fake_run(run, iteration: int, finished: bool) -> None:
+    """config.json, a checkpoint at ``iteration`` (2 steps each) and, when ``finished``,
+    results/train.json."""
+    run.mkdir(exist_ok=True)
+    (run / "config.json").write_text(json.dumps({
+        "dataset": "grid", "steps": 6,
+        "resolved": {"dataset_source": "procedural", "steps_per_iteration": 2}}))
+    torch.save({"iteration": iteration, "vae": {}}, run / "checkpoint.pt")
+    if finished:
+        (run / "results").mkdir(exist_ok=True)
+        (run / "results/train.json").write_text(json.dumps({"global_step": 2 * iteration}))
 
 
 def test_writes_one_json_per_metric_and_prints_table(run_dir, capsys):
@@ -80,6 +92,9 @@ def test_writes_one_json_per_metric_and_prints_table(run_dir, capsys):
         "fast",
     )
     assert record["params"] == {"num_train": 400, "batch_size": 16, "num_bins": 20}
+    assert record["representation_seed"] == 3
+    assert (record["global_step"], record["finished"]) == (6, True)
+    assert record["dataset"] == "factor_grid"
     assert set(json.loads((out_dir / "dci.json").read_text())["scores"]) == {
         "informativeness_train",
         "informativeness_test",
@@ -192,8 +207,41 @@ def test_both_representations_share_one_cache_unless_no_cache(run_dir, monkeypat
     assert 0 < seen[0].num_encoded <= 400  # the second representation encoded nothing new
     for rep in ("mean", "sampled"):
         assert (run_dir / "results" / rep / "mig.json").is_file()
-    assert main([*both, "--no-cache"]) == 0
+    assert main(both) == 0  # stored results of the same request are reused
+    assert len(seen) == 2
+    assert main([*both, "--no-cache", "--seed", "1"]) == 0
     assert seen[2:] == [False, False]
     capsys.readouterr()
     assert main(["evaluate", str(run_dir), "--representation", "mean,median"]) == 1
     assert "valid: mean, sampled" in capsys.readouterr().err
+
+
+def test_an_unfinished_run_needs_allow_unfinished_and_goes_stale(run_dir, capsys):
+    run_dir, _ = run_dir
+    (run_dir / "results/train.json").unlink()
+    write_fake_run(run_dir, iteration=1, finished=False)
+    command = ["evaluate", str(run_dir), "--metrics", "mig", "--quiet", *QUICK[:2]]
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "training is not finished (checkpoint at step 2 of 6)" in err
+    assert "--allow-unfinished" in err
+    assert main([*command, "--allow-unfinished"]) == 0
+    path = run_dir / "results/mean/mig.json"
+    record = json.loads(path.read_text())
+    assert (record["global_step"], record["finished"]) == (2, False)
+    # training finishes: the result of the older checkpoint is marked stale, then recomputed
+    write_fake_run(run_dir, iteration=3, finished=True)
+    assert rundir.mark_stale_results(run_dir, 6) == [path]
+    assert json.loads(path.read_text())["stale"] is True
+    assert main(command) == 0
+    record = json.loads(path.read_text())
+    assert (record["global_step"], record["finished"], "stale" in record) == (6, True, False)
+
+
+def test_a_result_that_cannot_be_written_is_printed_not_lost(run_dir, capsys):
+    run_dir, _ = run_dir
+    (run_dir / "results/mean").write_text("a file where the folder should be")
+    assert main(["evaluate", str(run_dir), "--metrics", "mig", "--quiet", *QUICK[:2]]) == 1
+    err = capsys.readouterr().err
+    assert "could not write" in err and "results/mean/mig.json" in err
+    assert '"discrete_mig":' in err

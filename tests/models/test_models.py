@@ -1,4 +1,6 @@
-"""Architectures, losses and objectives against known answers (spec 2, 8.3, 8.4)."""
+"""Architectures, losses and objectives against known answers: dlib's loss definitions
+(``methods/unsupervised/vae.py``), the values of its unit tests (``vae_test.py``) and the
+parameter counts of the study's networks."""
 
 import math
 
@@ -127,13 +129,23 @@ def test_anneal_schedule_matches_dlib():
 
 
 def test_annealed_vae_uses_abs_of_batch_mean_kl():
-    out = _output([[2.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]])  # KL per sample 2, 0
+    """dlib: ``gamma * |mean_b KL_b - C(t)|``, not ``gamma * mean_b |KL_b - C(t)|``. The two
+    agree when C is on one side of every KL_b, so the capacities here lie between them."""
+    out = _output([[2.0, 2.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]])
+    per_sample = gaussian_kl(out.mu, out.logvar).sum(1)
+    assert per_sample.tolist() == [4.0, 0.0] and out.kl.item() == 2.0
+    gamma, c_max, threshold = 1000, 5, 10
     annealed = models.make_objective(
-        "annealed_vae", {"c_max": 5, "gamma": 1000, "iteration_threshold": 10})
-    # C(4) = 2: |mean KL (= 1) - 2| = 1, not mean |KL_b - 2| (= 1 as well), so use C(8) = 4
-    assert annealed(out, 4)["regularizer"].item() == pytest.approx(1000.0)
-    assert annealed(out, 8)["regularizer"].item() == pytest.approx(3000.0)
-    assert annealed(out, 10**6)["regularizer"].item() == pytest.approx(4000.0)
+        "annealed_vae", {"c_max": c_max, "gamma": gamma, "iteration_threshold": threshold})
+    for step, capacity in [(2, 1.0), (6, 3.0)]:  # C(t) = min(c_max, c_max t / threshold)
+        assert obj.anneal(c_max, step, threshold) == capacity
+        assert 0.0 < capacity < 4.0  # KL_2 < C < KL_1
+        batch_mean = gamma * abs(2.0 - capacity)  # 1000 for both capacities
+        per_sample_mean = gamma * (per_sample - capacity).abs().mean().item()  # 2000
+        assert per_sample_mean != pytest.approx(batch_mean)  # the test tells them apart
+        assert annealed(out, step)["regularizer"].item() == pytest.approx(batch_mean)
+    # past the threshold C = c_max = 5 is above both KLs: both formulas give 3000
+    assert annealed(out, 10**6)["regularizer"].item() == pytest.approx(3000.0)
 
 
 def test_dip_penalty_known_values():
@@ -171,7 +183,8 @@ def test_dip_vae_i_and_ii_by_hand():
 
 def test_total_correlation_independent_codes_matches_spec():
     # mu = 0, logvar = 0: every L[j, i, k] is the same for all i, so TC = -(d - 1) log B
-    # exactly (spec 8.3: B = 10,000 gives -82.893; B = 1,000 keeps the B x B x d tensor small)
+    # exactly (dlib's vae_test: B = 10,000 gives -82.893; B = 1,000 keeps the B x B x d
+    # tensor small)
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(1000, 10, generator=gen, dtype=torch.float64)
     zeros = torch.zeros_like(z)

@@ -83,10 +83,18 @@ def test_train_config_carries_the_run(run):
                       "progress": False, "device": "cpu", "threads": 2}
 
 
-def test_extrapolation_of_metric_timings():
-    # t = 1 + 0.01 n through (100, 2 s) and (300, 4 s): 10,000 points -> 101 s
-    assert tasks._extrapolate([100, 300], [2.0, 4.0], 10_000) == pytest.approx(101.0)
-    # equal sizes: proportional, 3 s at 100 points -> 60 s at 2,000
-    assert tasks._extrapolate([100, 100], [2.0, 4.0], 2_000) == pytest.approx(60.0)
-    # sizes <= 100 are kept, larger ones scaled with a floor of 100
-    assert tasks._reduced([10, 100, 1000, 10_000], 0.05) == [10, 100, 100, 500]
+def test_collect_scores_reads_back_what_execute_returned(tmp_path, run):
+    assert tasks.collect_scores(run, tmp_path / "run") is None  # nothing there yet
+    result = tasks.execute(run, tmp_path / "run", device="cpu")
+    assert tasks.collect_scores(run, tmp_path / "run") == result["scores"]
+    (tmp_path / "run/results/mean/sap.json").write_text("{")  # corrupt: not a result
+    assert tasks.collect_scores(run, tmp_path / "run") is None
+
+
+def test_a_corrupt_train_json_is_recomputed_from_the_checkpoint(tmp_path, run):
+    first = tasks.execute(run, tmp_path / "run", device="cpu")
+    path = tmp_path / "run/results/train.json"
+    path.write_text("[1, 2]")
+    again = tasks.execute(run, tmp_path / "run", device="cpu")
+    assert again["scores"] == first["scores"]
+    assert (tmp_path / "run/results/train.json.corrupt").read_text() == "[1, 2]"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# The paper's six disentanglement metrics, all on the mean representation (spec 5.6).
+# The paper's six disentanglement metrics, all on the mean representation, as Locatello et al.
+# (2019) report them.
 METRICS = {
     "BetaVAE": "mean.beta_vae.eval_accuracy",
     "FactorVAE": "mean.factor_vae.eval_accuracy",
@@ -20,7 +21,8 @@ METRICS = {
     "SAP": "mean.sap.SAP_score",
 }
 
-# Unsupervised scores (spec 5.6 d): training results, then unsupervised_metrics on both
+# Unsupervised scores (the paper's unsupervised model selection, which correlates them with
+# the metrics): training results, then unsupervised_metrics on both
 # representations.
 UNSUPERVISED = {
     "reconstruction": "train.reconstruction_loss",
@@ -45,7 +47,23 @@ DOWNSTREAM = {
 FULL_SIZE = 10000  # the paper's "all data" training size
 SMALL_SIZE = 100  # sample efficiency = accuracy at SMALL_SIZE / accuracy at FULL_SIZE
 
-# The hyperparameter that sets each model's regularisation strength (spec 2.5).
+
+def accuracy_label(predictor: str) -> str:
+    """Column of a predictor's downstream accuracy (``"LR accuracy"``)."""
+    return f"{predictor} accuracy"
+
+
+def efficiency_label(predictor: str) -> str:
+    """Column of a predictor's sample efficiency (``"LR efficiency"``,
+    :func:`dislab.metrics.downstream.sample_efficiency`)."""
+    return f"{predictor} efficiency"
+
+
+def is_efficiency_label(column: str) -> bool:
+    return column.endswith(" efficiency")
+
+# The hyperparameter that sets each model's regularisation strength (the swept one of dlib's
+# config/unsupervised_study_v1/sweep.py).
 REGULARIZATION = {
     "beta_vae": "beta",
     "beta_tc_vae": "beta",

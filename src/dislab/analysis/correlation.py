@@ -1,4 +1,6 @@
-"""Rank correlations between scores (spec 5.6 b, d and f; analyses 2, 5 and 7 of issue 6).
+"""Rank correlations between scores: the paper's agreement between metrics, unsupervised
+model selection and downstream sample efficiency (Locatello et al. 2019; sections 2, 5 and 7
+of ``dislab report``).
 
 Each function returns the long table ``dataset, x, y, rho, low, high, n`` (Spearman's rho over
 the finished runs of a dataset, with its bootstrap interval; see :mod:`dislab.analysis.stats`)
@@ -17,17 +19,21 @@ from dislab.analysis.columns import (
     SMALL_SIZE,
     UNSUPERVISED,
     accuracy_column,
+    accuracy_label,
     available,
     done_runs,
     downstream_sizes,
+    efficiency_label,
     require,
 )
 from dislab.analysis.stats import NUM_RESAMPLES
+from dislab.metrics.downstream import sample_efficiency
 
 
 def metric_agreement(table: pd.DataFrame, *, seed: int = 0, num_resamples: int = NUM_RESAMPLES,
                      plot: bool = False):
-    """Spearman's rho between every pair of the six metrics, per dataset (spec 5.6 b).
+    """Spearman's rho between every pair of the six metrics, per dataset (the paper's 6 x 6
+    heatmap per dataset).
 
     The table holds each unordered pair once (``x`` before ``y`` in :data:`METRICS` order).
     """
@@ -45,7 +51,8 @@ def metric_agreement(table: pd.DataFrame, *, seed: int = 0, num_resamples: int =
 def unsupervised_vs_metrics(table: pd.DataFrame, *, seed: int = 0,
                             num_resamples: int = NUM_RESAMPLES, plot: bool = False):
     """Spearman's rho of each unsupervised score (``x``) with each metric (``y``), per
-    dataset (spec 5.6 d): can an unsupervised score select disentangled models?"""
+    dataset (the paper's unsupervised model selection): can an unsupervised score select
+    disentangled models?"""
     runs = done_runs(table)
     metrics, scores = available(runs, METRICS), available(runs, UNSUPERVISED)
     require(bool(metrics) and bool(scores),
@@ -70,12 +77,12 @@ def downstream_scores(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
             continue
         full = FULL_SIZE if FULL_SIZE in available_sizes else available_sizes[-1]
         sizes[predictor] = full
-        runs[f"{predictor} accuracy"] = runs[accuracy_column(prefix, full)]
-        columns[f"{predictor} accuracy"] = f"{predictor} accuracy"
+        runs[accuracy_label(predictor)] = runs[accuracy_column(prefix, full)]
+        columns[accuracy_label(predictor)] = accuracy_label(predictor)
         if SMALL_SIZE in available_sizes:
-            runs[f"{predictor} efficiency"] = (runs[accuracy_column(prefix, SMALL_SIZE)]
-                                               / runs[f"{predictor} accuracy"])
-            columns[f"{predictor} efficiency"] = f"{predictor} efficiency"
+            runs[efficiency_label(predictor)] = sample_efficiency(
+                runs[accuracy_column(prefix, SMALL_SIZE)], runs[accuracy_label(predictor)])
+            columns[efficiency_label(predictor)] = efficiency_label(predictor)
     runs.attrs["sizes"] = sizes
     return runs, available(runs, columns)
 
@@ -83,7 +90,8 @@ def downstream_scores(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
 def downstream_vs_metrics(table: pd.DataFrame, *, seed: int = 0,
                           num_resamples: int = NUM_RESAMPLES, plot: bool = False):
     """Spearman's rho of each metric (``x``) with downstream accuracy and sample efficiency
-    (``y``: ``LR accuracy``, ``LR efficiency``, ``GBT ...``) per dataset (spec 5.6 f).
+    (``y``: ``LR accuracy``, ``LR efficiency``, ``GBT ...``) per dataset (the paper's
+    downstream analysis: accuracy at 100 over accuracy at 10,000 points, for LR and GBT).
 
     Accuracy is the mean test accuracy at 10,000 training points (or the study's largest
     size, stored in the ``size`` column); efficiency is accuracy at 100 over that.

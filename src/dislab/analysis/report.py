@@ -31,7 +31,7 @@ class Section:
     key: str  # file stem of its figure and table
     title: str
     analysis: Callable[..., tuple[pd.DataFrame, Figure]]  # called with plot=True
-    finding: str  # the paper's stated finding (spec 5.6)
+    finding: str  # the paper's stated finding (Locatello et al. 2019)
     verdict: Callable[[pd.DataFrame], verdicts.Verdict]
 
 

@@ -1,5 +1,6 @@
 """How scores depend on the regulariser, the model, the hyperparameter and the seed
-(spec 5.6 a and c; analyses 1, 3 and 4 of issue 6)."""
+(Locatello et al. 2019: does the regulariser decorrelate the representation, and how much do
+the model, the hyperparameter and the seed matter; sections 1, 3 and 4 of ``dislab report``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from dislab.analysis.stats import NUM_RESAMPLES
 
 def decorrelation(table: pd.DataFrame, *, seed: int = 0, num_resamples: int = NUM_RESAMPLES,
                   plot: bool = False):
-    """Does the regulariser decorrelate the representation? (spec 5.6 a)
+    """Does the regulariser decorrelate the representation? (The paper plots the sampled
+    representation's Gaussian TC against the regularisation strength, and the mean's TC
+    against the sampled one's.)
 
     Per dataset and model, Spearman's rho of the regularisation strength against the Gaussian
     total correlation of the sampled representation (``x = "strength"``, ``y = "TC
@@ -64,7 +67,8 @@ def _plot_decorrelation(runs: pd.DataFrame, tc: dict[str, str]):
 
 
 def metric_distributions(table: pd.DataFrame, *, plot: bool = False):
-    """How much do model, hyperparameter and seed matter? (spec 5.6 c, first part)
+    """How much do model, hyperparameter and seed matter? (The paper's violin plots of each
+    metric by model, per dataset.)
 
     Per dataset and metric: the share of the variance of the metric explained by the model
     (``eta2_model`` = between-model sum of squares / total sum of squares), by the model
@@ -141,7 +145,7 @@ def _violins(ax, groups: list[np.ndarray], labels: list[str]) -> None:
 def seed_variation(table: pd.DataFrame, *, metric: str = "FactorVAE",
                    model: str = "factor_vae", dataset: str | None = None, plot: bool = False):
     """One metric against the regularisation strength of one model on one dataset, over
-    seeds (spec 5.6 c, second part; the paper shows FactorVAE's gamma on Cars3D).
+    seeds (the paper's violin plots over the 50 seeds; it shows FactorVAE's gamma on Cars3D).
 
     ``dataset=None`` takes ``cars3d`` if present, otherwise the first dataset. One row per
     strength: ``n`` seeds, median, quartiles, min and max; ``overlap`` says whether the
@@ -181,7 +185,7 @@ def seed_variation(table: pd.DataFrame, *, metric: str = "FactorVAE",
 def hyperparameter_effect(table: pd.DataFrame, *, seed: int = 0,
                           num_resamples: int = NUM_RESAMPLES, plot: bool = False):
     """Metric against hyperparameter per model and dataset: does a value win consistently?
-    (spec 5.6 c; analysis 4 of issue 6)
+    (the paper's question how much the hyperparameter matters; section 4 of ``dislab report``)
 
     One row per (dataset, model, metric): the best strength by median over seeds, Spearman's
     rho of strength against the metric with its interval, and ``consistent``: whether the

@@ -1,4 +1,5 @@
-"""Transfer of model selection (spec 5.6 e; analysis 6 of issue 6).
+"""Transfer of model selection (Locatello et al. 2019, the table "probability of outperforming
+random model selection on a different random seed"; section 6 of ``dislab report``).
 
 The paper's protocol, one Monte Carlo draw:
 
@@ -27,8 +28,8 @@ from dislab.analysis.columns import METRICS, available, done_runs, require
 from dislab.analysis.stats import LEVEL, percentile_interval
 
 NUM_DRAWS = 10_000
-# setting -> (same metric, same dataset, the paper's probability; spec 5.6 e: the 62.6 % of
-# "different metric, same dataset" is recalled there, not verified)
+# setting -> (same metric, same dataset, the paper's probability; the 62.6 % of "different
+# metric, same dataset" was recalled from the paper, not checked against a copy)
 SETTINGS = {
     "same metric, same dataset": (True, True, 0.807),
     "same metric, different dataset": (True, False, 0.593),

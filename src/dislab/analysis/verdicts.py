@@ -1,11 +1,13 @@
-"""The paper's stated findings (spec 5.6) and the statistic that decides whether a study
-agrees with each: ``verdict(result) -> (agrees: bool | None, statistic)``; ``None`` means the
-study cannot decide (e.g. a statement across datasets on a one-dataset study)."""
+"""The paper's stated findings (Locatello et al. 2019) and the statistic that decides whether
+a study agrees with each: ``verdict(result) -> (agrees: bool | None, statistic)``; ``None``
+means the study cannot decide (e.g. a statement across datasets on a one-dataset study)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from dislab.analysis.columns import is_efficiency_label
 
 Verdict = tuple[bool | None, str]
 
@@ -85,7 +87,7 @@ def unsupervised_vs_metrics(result: pd.DataFrame) -> Verdict:
 
 
 def downstream_vs_metrics(result: pd.DataFrame) -> Verdict:
-    efficiency = result[result["y"].str.endswith("efficiency")].dropna(subset=["rho"])
+    efficiency = result[result["y"].map(is_efficiency_label)].dropna(subset=["rho"])
     if efficiency.empty:
         return None, "no sample efficiency (needs accuracies at 100 and more points)"
     positive = int((efficiency["low"] > 0).sum())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dislab.data.registry import SOURCE_CHOICES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("data", help="list, preview and download datasets")
@@ -16,7 +18,7 @@ def register(subparsers) -> None:
     p = sub.add_parser("show", help="write a PNG of random samples and factor traversals")
     p.add_argument("name")
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--source", default="auto", choices=["auto", "official", "procedural"])
+    p.add_argument("--source", default="auto", choices=SOURCE_CHOICES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--columns", type=int, default=10)
     p.add_argument("--root", help="data root (default: $DISLAB_DATA)")

@@ -2,9 +2,13 @@
 
     dislab evaluate runs/x --representation mean --metrics all --seed 0 --mode parity
     dislab evaluate runs/x --representation mean,sampled   # both, sharing one CodeCache
+    dislab evaluate runs/x --allow-unfinished              # a checkpoint of a running run
 
-Writes ``RUN_DIR/results/<representation>/<metric>.json`` (atomically, one file per metric as
-soon as it is done) and prints a table of the scores. The dataset is the run's own (its
+Writes ``RUN_DIR/results/<representation>/<metric>.json`` through
+:func:`dislab.scoring.score_run` (the study's format: seeds, mode, parameters, the scored
+checkpoint's step), one file per metric as soon as it is done, reusing a stored result of
+the same request, and prints a table of the scores. ``--seed`` is both the metrics' seed and
+the ``sampled`` representation's noise seed. The dataset is the run's own (its
 ``config.json``: name, resolved source and data root) unless ``--dataset``/``--source`` say
 otherwise.
 """
@@ -16,8 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPRESENTATIONS = ("mean", "sampled")
-MODES = ("parity", "fast")
+from dislab.data.registry import SOURCE_CHOICES
+from dislab.rundir import REPRESENTATIONS
 
 
 def register(subparsers) -> None:
@@ -39,7 +43,8 @@ def register(subparsers) -> None:
         "--metrics", default="all", help="'all' or a comma-separated list (see --list-metrics)"
     )
     p.add_argument("--seed", type=int, default=0, help="evaluation seed (and sampled noise seed)")
-    p.add_argument("--mode", default="parity", choices=MODES, help="parity: dlib's estimators")
+    p.add_argument("--mode", default="parity",
+                   help="parity (dlib's estimators, the default) or fast")
     p.add_argument("--jobs", type=int, default=1, help="parallel fits (DCI, SAP, downstream)")
     p.add_argument(
         "--set",
@@ -51,7 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", help="dataset name (default: the run's)")
     p.add_argument(
         "--source",
-        choices=["auto", "official", "procedural"],
+        choices=SOURCE_CHOICES,
         help="dataset source (default: the one the run trained on)",
     )
     p.add_argument("--device", default="cpu", help="torch device of the encoder")
@@ -61,6 +66,8 @@ def register(subparsers) -> None:
         action="store_false",
         help="encode every drawn image, as dlib does (default: each dataset state once)",
     )
+    p.add_argument("--allow-unfinished", action="store_true",
+                   help="score the latest checkpoint of a run whose training is not finished")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list-metrics", action="store_true", help="list metrics and parameters")
     p.set_defaults(func=cmd_evaluate)
@@ -82,20 +89,6 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return params
 
 
-def run_dataset(run_dir: Path, name: str | None, source: str | None):
-    """The dataset a run was trained on (from its ``config.json``), or the one named."""
-    from dislab import data
-    from dislab.train import read_config
-
-    config = read_config(run_dir)
-    resolved = config.get("resolved", {})
-    return data.get(
-        name or config["dataset"],
-        source=source or resolved.get("dataset_source", config.get("source", "auto")),
-        root=config.get("data_root"),
-    )
-
-
 def _list_metrics() -> int:
     from dislab import metrics
 
@@ -107,19 +100,36 @@ def _list_metrics() -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dislab.cli.data import format_table
     from dislab.metrics.evaluate import resolve_metrics
+    from dislab.metrics.registry import MODES
+    from dislab.scoring import Evaluation, run_dataset, score_run
 
     if args.list_metrics:
         return _list_metrics()
     if args.run_dir is None:
         raise ValueError("RUN_DIR is required (or use --list-metrics)")
+    if args.mode not in MODES:
+        raise ValueError(f"unknown mode {args.mode!r}; valid: {', '.join(MODES)}")
     representations = parse_representations(args.representation)
     names = resolve_metrics(args.metrics)  # fail on a bad name before loading anything
     overrides = parse_overrides(args.set)
-    data = run_dataset(Path(args.run_dir), args.dataset, args.source)
-    shared: dict = {}  # one CodeCache for all representations (the same encoder)
-    for representation in representations:
-        _evaluate_representation(args, representation, data, names, overrides, shared)
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ValueError(f"--set names metrics not evaluated: {', '.join(unknown)}")
+    evaluations = [Evaluation(rep, name, args.seed, args.seed, overrides.get(name, {}))
+                   for rep in representations for name in names]
+    records = score_run(
+        args.run_dir, evaluations, data=run_dataset(args.run_dir, args.dataset, args.source),
+        mode=args.mode, device=args.device, n_jobs=args.jobs, cache=args.cache,
+        allow_unfinished=args.allow_unfinished, progress=not args.quiet)
+    rows = [{"representation": r["representation"], "metric": r["metric"], "score": key,
+             "value": f"{value:.6g}" if isinstance(value, float) else str(value)}
+            for r in records for key, value in r["scores"].items()]
+    print(format_table(rows))
+    step = records[0]["global_step"] if records else "?"
+    print(f"\nscored the checkpoint at step {step}; written to "
+          f"{Path(args.run_dir) / 'results'}/<representation>/<metric>.json")
     return 0
 
 
@@ -133,56 +143,3 @@ def parse_representations(text: str) -> list[str]:
             "(or several, comma-separated)"
         )
     return names
-
-
-def _evaluate_representation(args, representation, data, names, overrides, shared) -> None:
-    """Score one representation; write its JSON files and print its table."""
-    from dislab import metrics, represent
-    from dislab._io import write_json
-    from dislab.cli.data import format_table
-    from dislab.metrics.cache import auto_cache
-    from dislab.metrics.evaluate import metric_params
-
-    run_dir = Path(args.run_dir)
-    representation_fn = represent.load(
-        run_dir, representation, seed=args.seed, device=args.device
-    )
-    if args.cache and "cache" not in shared:
-        shared["cache"] = auto_cache(data, representation_fn)
-    out_dir = run_dir / "results" / representation
-
-    def save(name: str, scores: dict[str, float], seconds: float) -> None:
-        write_json(
-            out_dir / f"{name}.json",
-            {
-                "metric": name,
-                "representation": representation,
-                "dataset": getattr(data, "name", type(data).__name__),
-                "seed": args.seed,
-                "mode": args.mode,
-                "params": metric_params(name, overrides.get(name, {}), args.mode, args.jobs),
-                "scores": scores,
-                "elapsed_time": seconds,
-            },
-        )
-
-    results = metrics.evaluate(
-        representation_fn,
-        data,
-        names,
-        seed=args.seed,
-        mode=args.mode,
-        params=overrides,
-        n_jobs=args.jobs,
-        cache=shared.get("cache") or False,
-        progress=not args.quiet,
-        callback=save,
-    )
-    rows = [
-        {"representation": representation, "metric": name, "score": key,
-         "value": f"{value:.6g}"}
-        for name, scores in results.items()
-        for key, value in scores.items()
-    ]
-    print(format_table(rows))
-    print(f"\nwritten to {out_dir}/")

@@ -11,10 +11,11 @@ import dataclasses
 import json
 
 from dislab import models, rundir
+from dislab.data.registry import SOURCE_CHOICES
 from dislab.train import TrainConfig, train
 
 _SPECIAL = {"model", "hyperparameters", "run_dir", "progress"}
-_CHOICES = {"source": ("auto", "official", "procedural"), "encoder": tuple(models.ENCODERS),
+_CHOICES = {"source": SOURCE_CHOICES, "encoder": tuple(models.ENCODERS),
             "decoder": tuple(models.DECODERS)}
 
 

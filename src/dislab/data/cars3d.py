@@ -7,9 +7,9 @@ so flat image ``k`` has azimuth ``k // 4`` and elevation ``k % 4``; each image i
 64x64 with Pillow ``thumbnail`` (Lanczos). Factors: elevation 4, azimuth 24, object 183, all
 latent, in that order; observations are ``(64, 64, 3)``.
 
-Deviation from dlib (spec 7.4 item 13): the object id is the position of the file in the
-**sorted** list of file names, not in an unsorted directory listing, so it does not depend on
-the file system.
+Deviation from dlib (``data/ground_truth/cars3d.py``, which numbers the files in the order of
+``gfile.ListDirectory``): the object id is the position of the file in the **sorted** list of
+file names, not in an unsorted directory listing, so it does not depend on the file system.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ Registered datasets (dlib's names):
 - ``dsprites_noshape``: scale, orientation, posX, posY (shape becomes a nuisance factor).
 
 The size-1 colour factor is always a nuisance: dlib's bare ``DSprites()`` makes it latent,
-which gives a zero-entropy factor and a division by zero in MIG (dlib-spec 7.4 item 17), so
+which gives a zero-entropy factor and a division by zero in MIG (dlib
+``data/ground_truth/dsprites.py``, ``DSprites(latent_factor_indices=None)``), so
 :class:`DSprites` refuses it. Its ``randint(1)`` call still consumes RNG state, as in dlib.
 
 Sources:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from dislab.data.base import SOURCES, GroundTruthData
 
+#: What ``get(name, source=...)`` accepts: ``auto`` (official files when present) or a source.
+SOURCE_CHOICES = ("auto", *SOURCES)
+
 DATA_ENV = "DISLAB_DATA"
 DLIB_DATA_ENV = "DISENTANGLEMENT_LIB_DATA"
 
@@ -95,8 +98,8 @@ def official_available(name: str, root: str | os.PathLike | None = None) -> bool
 def get(name: str, source: str = "auto", root: str | os.PathLike | None = None) -> GroundTruthData:
     """The dataset ``name`` from ``source`` in ``("auto", "official", "procedural")``."""
     entry = info(name)
-    if source not in ("auto", *SOURCES):
-        raise ValueError(f"unknown source {source!r}; valid: auto, {', '.join(SOURCES)}")
+    if source not in SOURCE_CHOICES:
+        raise ValueError(f"unknown source {source!r}; valid: {', '.join(SOURCE_CHOICES)}")
     base = data_root(root)
     if source == "auto":
         source = "official" if official_available(name, base) else "procedural"

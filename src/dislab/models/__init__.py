@@ -9,9 +9,10 @@
 >>> objective = models.make_objective("beta_vae", {"beta": 4})
 
 Defaults are dlib's fixed values and, for the swept hyperparameter, the first value of the
-study's sweep (spec 2.5): beta_vae beta 1 (the plain VAE), factor_vae gamma 10, dip_vae_i
-lambda_od 1 (lambda_d_factor 10), dip_vae_ii lambda_od 1 (lambda_d_factor 1),
-beta_tc_vae beta 1, annealed_vae c_max 5 (gamma 1000, iteration_threshold 100,000).
+study's sweep (dlib ``config/unsupervised_study_v1/sweep.py``): beta_vae beta 1 (the plain
+VAE), factor_vae gamma 10, dip_vae_i lambda_od 1 (lambda_d_factor 10), dip_vae_ii lambda_od 1
+(lambda_d_factor 1), beta_tc_vae beta 1, annealed_vae c_max 5 (gamma 1000,
+iteration_threshold 100,000).
 """
 
 from __future__ import annotations

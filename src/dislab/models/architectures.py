@@ -14,8 +14,9 @@ Initialisation is TF's default for ``tf.layers``: Glorot-uniform kernels
 (``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``, fans including the receptive field) and
 zero biases (:func:`glorot_init`). PyTorch's own default (Kaiming-uniform) is *not* used.
 
-Parameter counts for d = 10 (spec 8.4): conv encoder 309,204 (C = 1) / 310,228 (C = 3),
-deconv decoder 381,313 / 382,339, FactorVAE discriminator 5,018,002.
+Parameter counts for d = 10 (pinned by ``tests/models/test_models.py``): conv encoder
+309,204 (C = 1) / 310,228 (C = 3), deconv decoder 381,313 / 382,339, FactorVAE
+discriminator 5,018,002.
 """
 
 from __future__ import annotations

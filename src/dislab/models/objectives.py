@@ -1,5 +1,6 @@
 """The six objectives of the study, each the few lines that differ from the plain VAE
-(spec 2.3; the batch statistics come from :class:`dislab.models.vae.VAEOutput`).
+(dlib ``methods/unsupervised/vae.py``; the batch statistics come from
+:class:`dislab.models.vae.VAEOutput`).
 
 An objective maps one forward pass to ``{"loss", "regularizer", ...}``; the VAE optimiser
 minimises ``loss = reconstruction + regularizer``. The one hook beyond that is FactorVAE's
@@ -9,7 +10,8 @@ gradient of ``loss`` w.r.t. the VAE parameters and of ``discriminator_loss`` w.r
 objective's parameters, both at the same (pre-update) parameter values, and steps both
 optimisers: dlib's simultaneous ``tf.group`` update.
 
-Faithful-to-dlib choices (spec 7.4 items 1, 3, 11, 12), all deliberate:
+Faithful-to-dlib choices (each what dlib's ``vae.py`` does, not what the models' papers
+describe), all deliberate:
 
 - beta-TCVAE's total-correlation estimate omits the ``log(B N)`` constants of the
   minibatch-weighted estimator (so it is about ``-(d - 1) log B`` for independent codes);
@@ -127,7 +129,8 @@ class FactorVAE(Objective):
 
     **Step counting.** dlib hands ``global_step`` to both ``minimize`` calls, so the global
     step advances by 2 per iteration and a 300,000-step run makes about 150,000 updates
-    (spec 2.3, 7.4 item 1). ``dlib_step_parity=True`` (the default) reproduces that: each
+    (TF1 semantics of dlib's ``FactorVAE.model_fn``; dlib never states it). With
+    ``dlib_step_parity=True`` (the default) dislab reproduces that: each
     iteration counts as 2 global steps, so the study's step budget gives the models the paper
     evaluated, at half the cost. ``dlib_step_parity=False`` is the "fixed" mode (one step
     per update, 300,000 updates).

@@ -1,4 +1,5 @@
-"""The Gaussian-encoder VAE shared by all six objectives (dlib ``vae.py``, spec 2.1).
+"""The Gaussian-encoder VAE shared by all six objectives (dlib ``methods/unsupervised/vae.py``
+``BaseVAE`` and ``gaussian_encoder_model.py``).
 
 For a batch ``x`` of ``B`` images:
 
