@@ -125,14 +125,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _torch_reason(err: Exception) -> str:
-    """The cause in one of torch's load errors, without its advice to unpickle the file."""
+    """The cause in one of torch's load errors: its first sentence, without torch's advice
+    to allow-list or unpickle what the file holds."""
     text = str(err)
     if "WeightsUnpickler error:" in text:
-        cause = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation")[0]
-        cause = " ".join(cause.split())
-        return f"not a tensor-only torch file: {cause}" if cause else "not a tensor-only file"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    cause = " ".join(text.split())
+    for cut in (" was not an allowed global", ". ", " Check the documentation"):
+        cause = cause.split(cut)[0]
+    return cause.rstrip(".") or type(err).__name__
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:

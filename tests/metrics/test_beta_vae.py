@@ -45,7 +45,8 @@ def test_perfect_code_scores_one(small_grid, rep):
 
 @pytest.mark.slow
 def test_perfect_code_study_settings():
-    """Spec 8.2: BetaVAE = 1.0 on the dSprites grid at the study settings (1.92M encodings)."""
+    """As dlib's own code: BetaVAE = 1.0 on the dSprites grid at the study settings (1.92M
+    encodings)."""
     scores = beta_vae(FactorGrid(DSPRITES), flatten, np.random.RandomState(0))
     assert scores == {"train_accuracy": 1.0, "eval_accuracy": 1.0}
 

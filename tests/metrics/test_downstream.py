@@ -101,10 +101,10 @@ def test_sample_efficiency_is_the_ratio_of_test_accuracies():
 
 
 def test_sample_efficiency_definition():
-    scores = {"100:mean_test_accuracy": 0.5, "10000:mean_test_accuracy": 0.8}
-    assert sample_efficiency(scores) == pytest.approx(0.625)
-    with pytest.warns(MetricWarning, match="is 0"):
-        assert sample_efficiency({**scores, "10000:mean_test_accuracy": 0.0}) == 0.0
+    assert sample_efficiency(0.5, 0.8) == pytest.approx(0.625)
+    assert sample_efficiency(0.5, 0.0) == 0.0
+    np.testing.assert_allclose(sample_efficiency([0.5, 0.3, 0.2], [0.8, 0.0, 0.4]),
+                               [0.625, 0.0, 0.5])
 
 
 def test_constant_codes_predict_one_class_with_warning():

@@ -24,7 +24,7 @@ SMALL = dict(num_train=300, num_eval=200, num_variance_estimate=1000)
 
 
 def test_perfect_code_study_settings():
-    """Spec 8.2: 1.0 / 1.0 at the study settings (dlib: num_active_dims = 5)."""
+    """As dlib's own code: 1.0 / 1.0 at the study settings (dlib: num_active_dims = 5)."""
     scores = factor_vae(FactorGrid(DSPRITES), flatten, np.random.RandomState(0))
     assert scores == {"train_accuracy": 1.0, "eval_accuracy": 1.0, "num_active_dims": 5}
 

@@ -1,4 +1,5 @@
-"""IRS: hand-computed matrices, spec 8.3 ranges, dlib's num_active_dims bug and its fix."""
+"""IRS: hand-computed matrices, the ranges of dlib's ``irs_test.py``, dlib's num_active_dims
+bug and its fix."""
 
 from __future__ import annotations
 

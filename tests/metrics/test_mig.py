@@ -1,4 +1,5 @@
-"""MIG: dlib's reference values (spec 8.2, to 1e-12) and how code transforms move it."""
+"""MIG: the values of dlib's own code on perfect codes (to 1e-12) and how code transforms
+move it."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_entangled_code_matches_dlib(seed, num_train, batch_size, expected):
 
 
 def test_per_factor_ratio_on_dsprites():
-    """Spec 8.2: MI/H per factor is 1, 1, 0.812, 0.848, 0.850 for the perfect code."""
+    """dlib's own code: MI/H per factor is 1, 1, 0.812, 0.848, 0.850 for the perfect code."""
     train = sample_codes(FactorGrid(DSPRITES), flatten, 10_000, np.random.RandomState(0))
     mi = discrete_mutual_info(histogram_discretize(train.codes), train.factors)
     ratios = np.diag(mi) / discrete_entropy(train.factors)

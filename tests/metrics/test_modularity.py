@@ -1,4 +1,6 @@
-"""Modularity and explicitness: spec 8.3 matrix values, spec 8.2 values, degenerate cases."""
+"""Modularity and explicitness: the matrix values of dlib's
+``modularity_explicitness_test.py``, the perfect-code values of dlib's own code, degenerate
+cases."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ EYE = np.eye(5)
         (np.hstack([EYE, EYE]), 8 / 9),
     ],
 )
-def test_modularity_of_matrices_spec_8_3(matrix, expected):
+def test_modularity_of_matrices_as_dlib_tests(matrix, expected):
     assert modularity(matrix) == pytest.approx(expected)
 
 
@@ -43,8 +45,9 @@ def test_modularity_of_matrices_spec_8_3(matrix, expected):
     ("sizes", "modularity_score", "explicitness_test"),
     [(SMALLNORB, 0.999997, 0.99977), (SHAPES3D, 0.999997, 0.99999)],
 )
-def test_spec_8_2_values_with_current_sklearn(sizes, modularity_score, explicitness_test):
-    """The spec's values came from scikit-learn 1.9's LogisticRegression defaults."""
+def test_dlib_values_with_current_sklearn(sizes, modularity_score, explicitness_test):
+    """dlib's own code on the perfect code, run with scikit-learn 1.9's LogisticRegression
+    defaults, gave these values."""
     scores = modularity_explicitness(
         FactorGrid(sizes), flatten, np.random.RandomState(0), sklearn_defaults="current"
     )

@@ -1,4 +1,5 @@
-"""SAP: spec 8.2 values (discrete), spec 8.3 ranges (continuous), degenerate cases."""
+"""SAP: perfect-code values of dlib's own code (discrete), the ranges of dlib's
+``sap_score_test.py`` (continuous), degenerate cases."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ from .conftest import (
         (CARS3D, 0.3011),
     ],
 )
-def test_perfect_code_spec_8_2(sizes, expected):
-    """Spec 8.2 (+-0.02 allowed; the exact solver reproduces them to 1e-3)."""
+def test_perfect_code_matches_dlib(sizes, expected):
+    """dlib's own code on the perfect code, study settings, ``RandomState(0)`` (its unseeded
+    solver varies by +-0.02; the exact solver reproduces these to 1e-3)."""
     score = sap(FactorGrid(sizes), flatten, np.random.RandomState(0))["SAP_score"]
     assert score == pytest.approx(expected, abs=1e-3)
 
@@ -50,7 +52,7 @@ def test_continuous_matrix_is_squared_correlation():
     np.testing.assert_allclose(continuous_score_matrix(z, y), expected, atol=1e-12)
 
 
-def test_continuous_mode_spec_8_3():
+def test_continuous_mode_as_dlib_tests():
     data = FactorGrid((10,) * 10)
 
     def score(rep):

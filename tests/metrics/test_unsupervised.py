@@ -1,4 +1,5 @@
-"""Unsupervised scores: closed forms (spec 8.3), degenerate codes, replay and bad input."""
+"""Unsupervised scores: closed forms (the values of dlib's ``unsupervised_metrics_test.py``),
+degenerate codes, replay and bad input."""
 
 from __future__ import annotations
 

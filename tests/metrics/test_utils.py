@@ -1,4 +1,5 @@
-"""Shared metric helpers: spec 8.3 values, dlib's sampling order, output validation."""
+"""Shared metric helpers: the values of dlib's ``evaluation/metrics/utils_test.py``, dlib's
+sampling order, output validation."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dislab.data.registry import SOURCE_CHOICES
-from dislab.rundir import REPRESENTATIONS
+from dislab.rundir import REPRESENTATIONS, RESULTS_DIR
 
 
 def register(subparsers) -> None:
@@ -129,7 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(format_table(rows))
     step = records[0]["global_step"] if records else "?"
     print(f"\nscored the checkpoint at step {step}; written to "
-          f"{Path(args.run_dir) / 'results'}/<representation>/<metric>.json")
+          f"{Path(args.run_dir) / RESULTS_DIR}/<representation>/<metric>.json")
     return 0
 
 

@@ -23,9 +23,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from dislab.data.base import make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    SKLEARN_DEFAULTS,
     Encoder,
+    MetricData,
+    RepresentationFn,
     check_choice,
     draw_int,
     draw_seed,
@@ -33,9 +36,7 @@ from dislab.metrics._utils import (
     logistic_regression,
     warn,
 )
-from dislab.metrics.registry import register
-
-SKLEARN_DEFAULTS = ("0.20", "current")
+from dislab.metrics.registry import Param, register
 
 
 def _points(data, encoder, rng, num_points, batch_size) -> tuple[np.ndarray, np.ndarray]:
@@ -58,17 +59,26 @@ def _points(data, encoder, rng, num_points, batch_size) -> tuple[np.ndarray, np.
     return np.array(features), np.array(labels, dtype=np.int64)
 
 
-@register("beta_vae")
+@register(
+    "beta_vae",
+    consumes="observations",
+    params={
+        "batch_size": Param(64, minimum=1),
+        "num_train": Param(10_000, minimum=1),
+        "num_eval": Param(5_000, minimum=1),
+        "sklearn_defaults": Param("0.20", choices=SKLEARN_DEFAULTS),
+    },
+)
 def beta_vae(
-    data,
-    representation_fn,
-    rng,
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    rng: Rng,
     *,
-    batch_size=64,
-    num_train=10_000,
-    num_eval=5_000,
-    sklearn_defaults="0.20",
-):
+    batch_size: int = 64,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    sklearn_defaults: str = "0.20",
+) -> dict[str, float]:
     """BetaVAE score: accuracy of a linear classifier of 'which factor was fixed' (module doc).
 
     Keys: ``train_accuracy``, ``eval_accuracy``.

@@ -142,8 +142,9 @@ class CachedRepresentation:
         return self.head(self.cache.features(index))
 
 
-class StateIndexData(GroundTruthData):
-    """``data`` whose observations are their int64 state indices ``[n]`` instead of images.
+class StateIndexData:
+    """A :class:`~dislab.metrics._utils.MetricData` view of ``data`` whose observations are
+    their int64 state indices ``[n]`` (flat over all stored factors) instead of images.
 
     Factor sampling is ``data``'s own, and the nuisance factors are completed with
     ``data.sample_all_factors`` as for an image, so the random stream is exactly the one the
@@ -152,20 +153,27 @@ class StateIndexData(GroundTruthData):
 
     def __init__(self, data: GroundTruthData):
         self.data = data
-        for attribute in (
-            "name", "all_factor_names", "all_factor_sizes", "latent_factor_indices",
-            "observation_shape", "source",
-        ):  # fmt: skip
-            setattr(self, attribute, getattr(data, attribute))
+        self.name = data.name
+        self.factor_names = data.factor_names
+        self.factor_sizes = data.factor_sizes
+        self.num_factors = data.num_factors
+        self.bases = data.state_space.bases
+
+    def __repr__(self) -> str:
+        return f"StateIndexData({self.data!r})"
 
     def sample_factors(self, n: int, rng: Rng) -> np.ndarray:
         return self.data.sample_factors(n, rng)
 
     def sample_observations_from_factors(self, factors: np.ndarray, rng: Rng) -> np.ndarray:
-        return self.data.sample_all_factors(factors, rng) @ self.state_space.bases
+        return self.data.sample_all_factors(factors, rng) @ self.bases
 
-    def _render(self, all_factors: np.ndarray, rng: Rng) -> np.ndarray:
-        return all_factors @ self.state_space.bases
+    def sample(self, n: int, rng: Rng) -> tuple[np.ndarray, np.ndarray]:
+        factors = self.sample_factors(n, rng)
+        return factors, self.sample_observations_from_factors(factors, rng)
+
+    def sample_observations(self, n: int, rng: Rng) -> np.ndarray:
+        return self.sample(n, rng)[1]
 
 
 def cached_views(data: GroundTruthData, representation_fn: RepresentationFn, cache: Any):

@@ -25,8 +25,9 @@ Modes:
 - ``mode="fast"``: LightGBM with GBT-like settings (100 rounds, learning rate 0.1, depth 3,
   8 leaves, 255-bin histograms; :data:`~dislab.metrics._utils.LIGHTGBM_GBT_LIKE`), gain
   importances normalised to sum 1, the training accuracy read from the booster's own
-  scores. Measured on 10-D noisy entangled codes ``(f / sizes) @ W + 0.3 noise`` (spec 8.2's
-  construction), 10k/5k points, one thread, fast minus parity:
+  scores. Measured on 10-D noisy entangled codes ``(f / sizes) @ W + 0.3 noise`` (``f`` the
+  factor indices, ``W`` a ``K x 10`` standard normal matrix), 10k/5k points, one thread,
+  fast minus parity:
 
   ============  ===============  ==============  ======  ======  ==============
   grid          inform. train    inform. test    D       C       time
@@ -37,8 +38,13 @@ Modes:
   ============  ===============  ==============  ======  ======  ==============
 
   (a busy 2-core machine; parity times with scikit-learn's own ``GradientBoostingClassifier``;
-  parity gave D 0.242 / 0.361 / 0.273, C 0.194 / 0.263 / 0.231). On the
-  perfect code both give D = C = 1 - 1e-7 and accuracies 1. Histogram splits fit the
+  parity gave D 0.242 / 0.361 / 0.273, C 0.194 / 0.263 / 0.231). On the perfect code (the
+  factors themselves) both give accuracies 1 and D = C = 1 up to the ``1e-11`` added to every
+  importance: ``R`` is diagonal (each factor's trees split only on its own code), so every
+  entropy is 0 but for that epsilon. Parity gives exactly that,
+  ``1 - (K - 1) 1e-11 (1 + ln 1e11) / ln K`` (6.5e-10 below 1 for K = 5 factors, i.e.
+  ~1 - 1e-9); fast mode ~1 - 1e-7, as LightGBM's gains leave ~1e-9 to 1e-8 of the
+  importance on the other codes. Histogram splits fit the
   training set less closely (lower training accuracy), and Newton-gain splits spread the
   importance a little differently (slightly higher D and C); test accuracies agree. LightGBM
   also gives a tie between identical features to the first one, so an exactly duplicated
@@ -55,22 +61,22 @@ import numpy as np
 import scipy.stats
 from joblib import Parallel, delayed
 
-from dislab.data.base import make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
     LIGHTGBM_GBT_LIKE,
     LIGHTGBM_ROUNDS,
+    MetricData,
+    RepresentationFn,
     Sample,
     check_choice,
     constant_dims,
     draw_seed,
     gradient_boosting,
     sample_splits,
-    shares_samples,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import MODE, MODES, N_JOBS, Param, register
 
-MODES = ("parity", "fast")
 INFORMATIVENESS = ("accuracy", "error")
 
 
@@ -194,20 +200,32 @@ def dci_from_samples(
     }
 
 
-@register("dci")
-@shares_samples("num_train", "num_test", compute=dci_from_samples)
+@register(
+    "dci",
+    consumes="samples",
+    sample_sizes=("num_train", "num_test"),
+    from_samples=dci_from_samples,
+    params={
+        "num_train": Param(10_000, minimum=1),
+        "num_test": Param(5_000, minimum=1),
+        "batch_size": Param(16, minimum=1),
+        "mode": MODE,
+        "n_jobs": N_JOBS,
+        "informativeness": Param("accuracy", choices=INFORMATIVENESS),
+    },
+)
 def dci(
-    data,
-    representation_fn,
-    rng,
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    rng: Rng,
     *,
-    num_train=10_000,
-    num_test=5_000,
-    batch_size=16,
-    mode="parity",
-    n_jobs=1,
-    informativeness="accuracy",
-):
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+    batch_size: int = 16,
+    mode: str = "parity",
+    n_jobs: int = 1,
+    informativeness: str = "accuracy",
+) -> dict[str, float]:
     """DCI disentanglement, completeness and informativeness from boosted-tree importances.
 
     Keys: ``informativeness_train``, ``informativeness_test``, ``disentanglement``,

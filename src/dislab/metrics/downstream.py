@@ -60,8 +60,10 @@ from sklearn.model_selection import KFold, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dislab.data.base import GroundTruthData, Rng, make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    SKLEARN_DEFAULTS,
+    MetricData,
     RepresentationFn,
     _supported,
     check_choice,
@@ -74,14 +76,19 @@ from dislab.metrics._utils import (
     sample_splits,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import MODE, MODES, N_JOBS, Param, register
 
 NAME = "downstream_task"
-MODES = ("parity", "fast")
 PREDICTORS = ("logistic_regression_cv", "gradient_boosting_classifier")
-SKLEARN_DEFAULTS = ("0.20", "current")
 STUDY_SIZES = (10, 100, 1000, 10000)
 NUM_FOLDS = 5
+#: The parameters both registered configurations share.
+_PARAMS = {
+    "num_train": Param(STUDY_SIZES, minimum=1),
+    "num_test": Param(5000, minimum=1),
+    "batch_size": Param(16, minimum=1),
+    "mode": MODE,
+}
 
 
 def make_predictor(
@@ -124,7 +131,7 @@ def fit_accuracies(
 
 
 def downstream_task(
-    data: GroundTruthData,
+    data: MetricData,
     representation_fn: RepresentationFn,
     rng: Rng,
     *,
@@ -175,17 +182,22 @@ def downstream_task(
         per_factor = results[k * data.num_factors : (k + 1) * data.num_factors]
         scores.update(_size_scores(n, per_factor))
     if 100 in sizes and 10000 in sizes:
-        scores["sample_efficiency"] = sample_efficiency(scores)
+        full = scores["10000:mean_test_accuracy"]
+        if full == 0.0:
+            warn(NAME, "the mean test accuracy at 10000 points is 0; sample_efficiency = 0")
+        scores["sample_efficiency"] = sample_efficiency(scores["100:mean_test_accuracy"], full)
     return scores
 
 
-def sample_efficiency(scores: dict[str, float]) -> float:
-    """The paper's ``100:mean_test_accuracy / 10000:mean_test_accuracy`` (0 if that is 0)."""
-    full = scores["10000:mean_test_accuracy"]
-    if full == 0.0:
-        warn(NAME, "the mean test accuracy at 10000 points is 0; sample_efficiency = 0")
-        return 0.0
-    return scores["100:mean_test_accuracy"] / full
+def sample_efficiency(small_accuracy, full_accuracy):
+    """The paper's sample efficiency ``a_small / a_full``: mean test accuracy with few training
+    points (100) over that with many (10,000); 0 where ``a_full`` is 0. Scalars give a float,
+    arrays or Series an array (elementwise): the one definition the analyses use too."""
+    small = np.asarray(small_accuracy, dtype=float)
+    full = np.asarray(full_accuracy, dtype=float)
+    ratio = np.divide(small, full, out=np.zeros(np.broadcast(small, full).shape),
+                      where=full != 0)
+    return float(ratio) if ratio.ndim == 0 else ratio
 
 
 def _predictor_for(
@@ -219,9 +231,18 @@ def _size_scores(n: int, per_factor: list[tuple[float, float]]) -> dict[str, flo
     return scores
 
 
-@register("downstream_task_logistic_regression")
+@register(
+    "downstream_task_logistic_regression",
+    consumes="observations",
+    params={
+        **_PARAMS,
+        "sklearn_defaults": Param("0.20", choices=SKLEARN_DEFAULTS),
+        "fix_small_sample_cv": Param(False),
+        "n_jobs": N_JOBS,
+    },
+)
 def downstream_task_logistic_regression(
-    data: GroundTruthData,
+    data: MetricData,
     representation_fn: RepresentationFn,
     rng: Rng,
     *,
@@ -245,9 +266,13 @@ def downstream_task_logistic_regression(
     )  # fmt: skip
 
 
-@register("downstream_task_boosted_trees")
+@register(
+    "downstream_task_boosted_trees",
+    consumes="observations",
+    params={**_PARAMS, "n_jobs": N_JOBS},
+)
 def downstream_task_boosted_trees(
-    data: GroundTruthData,
+    data: MetricData,
     representation_fn: RepresentationFn,
     rng: Rng,
     *,

@@ -1,8 +1,13 @@
 """Run several metrics on one representation, sharing the encoded samples they have in common.
 
-Sharing: MIG, modularity/explicitness, DCI and SAP (and any metric marked with
-:func:`~dislab.metrics._utils.shares_samples`) draw their points as dlib does: from a fresh
-``RandomState(seed)``, ``num_train`` points in chunks of ``batch_size``, then ``num_test``.
+Which metrics run and how is read from their declared records
+(:class:`~dislab.metrics.registry.MetricInfo`); parameters are checked against the
+declarations (:func:`metric_params`).
+
+Sharing: the metrics that consume ``"samples"`` (MIG, modularity/explicitness, DCI, SAP, IRS,
+unsupervised) draw their points as dlib does: from a fresh ``RandomState(seed)``, the sizes
+named by their ``sample_sizes`` (e.g. ``num_train`` then ``num_test``) in chunks of
+``batch_size``.
 With the same seed and batch size they therefore draw the *same* points (MIG's 10,000 are
 DCI's training set), so :func:`evaluate` samples and encodes them once and hands each metric
 its prefix of the chain, with the RNG in the state the metric would have reached itself.
@@ -21,7 +26,6 @@ model's mean and sampled evaluations).
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -31,27 +35,32 @@ from tqdm.auto import tqdm
 
 from dislab.data.base import GroundTruthData
 from dislab.metrics import registry
-from dislab.metrics._utils import Encoder, RepresentationFn, Sample, sample_codes, sample_splits
+from dislab.metrics._utils import (
+    Encoder,
+    MetricData,
+    RepresentationFn,
+    Sample,
+    sample_codes,
+    sample_splits,
+)
 from dislab.metrics.cache import CodeCache, cached_views
-
-MODES = ("parity", "fast")
-_STANDARD_ARGS = ["data", "representation_fn", "rng"]
+from dislab.metrics.registry import MODES, OBSERVATIONS, MetricInfo
 
 
 def single_representation_metrics() -> list[str]:
     """Registered metrics that score one representation function (``"all"`` in :func:`evaluate`).
 
-    Metrics of another form (e.g. UDR, which ranks a set of models) are left out.
+    Those that consume ``"models"`` (UDR, which ranks a set of models) are left out.
     """
-    return [
-        name
-        for name in registry.names()
-        if list(inspect.signature(registry.get(name)).parameters)[:3] == _STANDARD_ARGS
-    ]
+    return [name for name in registry.names() if registry.info(name).single_representation]
 
 
 def resolve_metrics(metrics: str | Iterable[str]) -> list[str]:
-    """``"all"``, a comma-separated string or a list of names -> validated list of names."""
+    """``"all"``, a comma-separated string or a list of names -> validated list of names.
+
+    Raises ``KeyError`` for an unknown name and ``ValueError`` for a metric that does not score
+    one representation (UDR).
+    """
     if isinstance(metrics, str):
         if metrics == "all":
             return single_representation_metrics()
@@ -60,14 +69,18 @@ def resolve_metrics(metrics: str | Iterable[str]) -> list[str]:
     if not names:
         raise ValueError("no metric given")
     for name in names:
-        registry.info(name)  # KeyError listing the valid names
+        if not registry.info(name).single_representation:  # KeyError listing the valid names
+            raise ValueError(
+                f"{name} ranks a set of models, it does not score one representation; call "
+                f"dislab.metrics.get({name!r})(data, [representation_fn, ...], rng)"
+            )
     return names
 
 
 class _SampleChains:
     """Encoded sample chains keyed by ``(seed, batch_size)``: prefixes are shared."""
 
-    def __init__(self, data: GroundTruthData, representation_fn: RepresentationFn):
+    def __init__(self, data: MetricData, representation_fn: RepresentationFn):
         self.data = data
         self.representation_fn = representation_fn
         self.chains: dict[tuple[int, int], list[tuple[int, Sample, Any]]] = {}
@@ -97,17 +110,28 @@ class _SampleChains:
         return samples, copy.deepcopy(rng)
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
 def metric_params(name: str, overrides: Mapping[str, Any], mode: str, n_jobs: int) -> dict:
-    """The parameters ``evaluate`` runs metric ``name`` with: defaults, ``mode``, overrides."""
-    defaults = registry.info(name).parameters
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise ValueError(f"{name}: unknown parameter(s) {unknown}; valid: {', '.join(defaults)}")
-    params = {**defaults, **overrides}
-    if "mode" in defaults and "mode" not in overrides:
+    """The parameters ``evaluate`` runs metric ``name`` with: defaults, ``mode``, overrides.
+
+    ``mode`` and ``n_jobs`` go to the metrics that declare such a parameter (unless
+    overridden). Raises ``ValueError`` naming the metric and the parameter, what was given
+    and what is valid, for an unknown parameter or an invalid value (wrong type, out of
+    range, not one of the choices: :class:`~dislab.metrics.registry.Param`).
+    """
+    record = registry.info(name)
+    _check_mode(mode)
+    params = record.parameters
+    if "mode" in params:
         params["mode"] = mode
-    if "n_jobs" in defaults and "n_jobs" not in overrides:
+    if "n_jobs" in params:
         params["n_jobs"] = n_jobs
+    params.update(overrides)
+    record.check_params(params)
     return params
 
 
@@ -132,9 +156,10 @@ def evaluate(
         metrics: ``"all"`` (every single-representation metric), ``"mig,dci"`` or a list.
         seed: each metric gets ``numpy.random.RandomState(seed)`` (dlib's
             ``evaluation.random_seed``); a mapping gives per-metric seeds (missing: 0).
-        mode: ``"parity"`` (dlib's estimators) or ``"fast"``; passed to the metrics that have
+        mode: ``"parity"`` (dlib's estimators) or ``"fast"``; passed to the metrics that declare
             a ``mode`` parameter (the others are the same in both modes).
-        params: per-metric parameter overrides, e.g. ``{"dci": {"num_train": 1000}}``.
+        params: per-metric parameter overrides, e.g. ``{"dci": {"num_train": 1000}}``,
+            checked against the metrics' declarations (:func:`metric_params`).
         n_jobs: parallel fits for metrics with an ``n_jobs`` parameter.
         cache: ``"auto"`` caches codes per dataset state when that is exact (module doc);
             ``True`` insists (a plain callable is then taken to be deterministic; raises
@@ -147,8 +172,7 @@ def evaluate(
     Returns:
         ``{metric name: {score key: value}}`` in the order requested.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    _check_mode(mode)
     if isinstance(data, str):
         import dislab.data
 
@@ -168,19 +192,25 @@ def evaluate(
         metric_seed = seed.get(name, 0) if isinstance(seed, Mapping) else seed
         start = time.perf_counter()
         results[name] = _run(
-            name, settings[name], int(metric_seed), data, representation_fn, chains
+            registry.info(name), settings[name], int(metric_seed), data, representation_fn, chains
         )
         if callback is not None:
             callback(name, results[name], time.perf_counter() - start)
     return results
 
 
-def _run(name, params, seed, data, representation_fn, chains: _SampleChains) -> dict:
-    fn = registry.get(name)
-    size_params = getattr(fn, "sample_size_params", None)
-    if size_params is None:
-        return fn(data, representation_fn, np.random.RandomState(seed), **params)
-    rest = {k: v for k, v in params.items() if k not in size_params and k != "batch_size"}
-    sizes = [params[p] for p in size_params]
-    samples, rng = chains.get(seed, params["batch_size"], sizes, name)
-    return fn.from_samples(samples, rng, **rest)
+def _run(
+    record: MetricInfo,
+    params: dict[str, Any],
+    seed: int,
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    chains: _SampleChains,
+) -> dict:
+    """Scores of one metric as its record says: called as it is, or from shared samples."""
+    if record.consumes == OBSERVATIONS:
+        return record.fn(data, representation_fn, np.random.RandomState(seed), **params)
+    sizes = [params[p] for p in record.sample_sizes]
+    rest = {k: v for k, v in params.items() if k not in record.sample_sizes and k != "batch_size"}
+    samples, rng = chains.get(seed, params["batch_size"], sizes, record.name)
+    return record.from_samples(samples, rng, **rest)

@@ -26,9 +26,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from dislab.data.base import make_rng
-from dislab.metrics._utils import Encoder, check_choice, draw_int, encode_blocks, warn
-from dislab.metrics.registry import register
+from dislab.data.base import Rng, make_rng
+from dislab.metrics._utils import (
+    Encoder,
+    MetricData,
+    RepresentationFn,
+    check_choice,
+    draw_int,
+    encode_blocks,
+    warn,
+)
+from dislab.metrics.registry import Param, register
 
 PRUNE_ON = ("std", "variance")
 
@@ -55,20 +63,32 @@ def _majority_accuracy(votes: np.ndarray, classifier: np.ndarray) -> float:
     return float(votes[classifier, np.arange(votes.shape[1])].sum() / votes.sum())
 
 
-@register("factor_vae")
+@register(
+    "factor_vae",
+    consumes="observations",
+    params={
+        "batch_size": Param(64, minimum=2),  # variances with ddof=1
+        "num_train": Param(10_000, minimum=1),
+        "num_eval": Param(5_000, minimum=1),
+        "num_variance_estimate": Param(10_000, minimum=2),
+        "threshold": Param(0.05, minimum=0.0),
+        "prune_on": Param("std", choices=PRUNE_ON),
+        "count_active_dims": Param(False),
+    },
+)
 def factor_vae(
-    data,
-    representation_fn,
-    rng,
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    rng: Rng,
     *,
-    batch_size=64,
-    num_train=10_000,
-    num_eval=5_000,
-    num_variance_estimate=10_000,
-    threshold=0.05,
-    prune_on="std",
-    count_active_dims=False,
-):
+    batch_size: int = 64,
+    num_train: int = 10_000,
+    num_eval: int = 5_000,
+    num_variance_estimate: int = 10_000,
+    threshold: float = 0.05,
+    prune_on: str = "std",
+    count_active_dims: bool = False,
+) -> dict[str, float]:
     """FactorVAE score: majority-vote accuracy of 'which factor was fixed' (module doc).
 
     Keys: ``train_accuracy``, ``eval_accuracy``, ``num_active_dims``.

@@ -1,4 +1,5 @@
-"""Interventional Robustness Score (IRS; Suter et al. 2019), as dlib's ``irs`` (spec 4.9).
+"""Interventional Robustness Score (IRS; Suter et al. 2019), as dlib's ``irs``
+(``evaluation/metrics/irs.py``; not one of the paper's study metrics).
 
 For code dimension ``l`` and factor ``i`` the IRS matrix is
 
@@ -20,16 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from dislab.data.base import GroundTruthData, Rng, make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    MetricData,
     RepresentationFn,
     Sample,
     histogram_discretize,
     sample_splits,
-    shares_samples,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import Param, register
 
 NAME = "irs"
 
@@ -82,10 +83,21 @@ def irs_from_samples(
     )
 
 
-@register(NAME)
-@shares_samples("num_train", compute=irs_from_samples)
+@register(
+    NAME,
+    consumes="samples",
+    sample_sizes=("num_train",),
+    from_samples=irs_from_samples,
+    params={
+        "diff_quantile": Param(0.99, minimum=0.0, maximum=1.0),
+        "num_train": Param(10000, minimum=1),
+        "batch_size": Param(16, minimum=1),
+        "num_bins": Param(20, minimum=2),
+        "fix_num_active_dims": Param(False),
+    },
+)
 def irs(
-    data: GroundTruthData,
+    data: MetricData,
     representation_fn: RepresentationFn,
     rng: Rng,
     *,

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from dislab.data.base import make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    MetricData,
+    RepresentationFn,
     Sample,
     constant_dims,
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
     sample_splits,
-    shares_samples,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import Param, register
 
 
 def mutual_info_gap(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> float:
@@ -57,9 +58,26 @@ def mig_from_samples(samples: list[Sample], rng, *, num_bins: int = 20) -> dict[
     return {"discrete_mig": mutual_info_gap(train.codes, train.factors, num_bins)}
 
 
-@register("mig")
-@shares_samples("num_train", compute=mig_from_samples)
-def mig(data, representation_fn, rng, *, num_train=10_000, batch_size=16, num_bins=20):
+@register(
+    "mig",
+    consumes="samples",
+    sample_sizes=("num_train",),
+    from_samples=mig_from_samples,
+    params={
+        "num_train": Param(10_000, minimum=1),
+        "batch_size": Param(16, minimum=1),
+        "num_bins": Param(20, minimum=2),
+    },
+)
+def mig(
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    rng: Rng,
+    *,
+    num_train: int = 10_000,
+    batch_size: int = 16,
+    num_bins: int = 20,
+) -> dict[str, float]:
     """Mutual Information Gap on a 20-bin histogram discretisation (key ``discrete_mig``).
 
     Draws ``num_train`` points in chunks of ``batch_size`` (dlib's RNG order); see the module

@@ -30,8 +30,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from dislab.data.base import make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    SKLEARN_DEFAULTS,
+    MetricData,
+    RepresentationFn,
     Sample,
     check_choice,
     constant_dims,
@@ -39,12 +42,9 @@ from dislab.metrics._utils import (
     histogram_discretize,
     logistic_regression,
     sample_splits,
-    shares_samples,
     warn,
 )
-from dislab.metrics.registry import register
-
-SKLEARN_DEFAULTS = ("0.20", "current")
+from dislab.metrics.registry import Param, register
 
 
 def modularity(mutual_information: np.ndarray) -> float:
@@ -106,19 +106,30 @@ def modularity_from_samples(
     }
 
 
-@register("modularity")
-@shares_samples("num_train", "num_test", compute=modularity_from_samples)
+@register(
+    "modularity",
+    consumes="samples",
+    sample_sizes=("num_train", "num_test"),
+    from_samples=modularity_from_samples,
+    params={
+        "num_train": Param(10_000, minimum=1),
+        "num_test": Param(5_000, minimum=1),
+        "batch_size": Param(16, minimum=1),
+        "num_bins": Param(20, minimum=2),
+        "sklearn_defaults": Param("0.20", choices=SKLEARN_DEFAULTS),
+    },
+)
 def modularity_explicitness(
-    data,
-    representation_fn,
-    rng,
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    rng: Rng,
     *,
-    num_train=10_000,
-    num_test=5_000,
-    batch_size=16,
-    num_bins=20,
-    sklearn_defaults="0.20",
-):
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+    batch_size: int = 16,
+    num_bins: int = 20,
+    sklearn_defaults: str = "0.20",
+) -> dict[str, float]:
     """Modularity (20-bin mutual information) and explicitness (logistic-regression AUC).
 
     Keys: ``modularity_score``, ``explicitness_score_train``, ``explicitness_score_test``.

@@ -24,17 +24,18 @@ from __future__ import annotations
 import numpy as np
 from joblib import Parallel, delayed
 
-from dislab.data.base import make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    MetricData,
+    RepresentationFn,
     Sample,
     constant_dims,
     draw_seed,
     linear_svc,
     sample_splits,
-    shares_samples,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import N_JOBS, Param, register
 
 
 def top_two_gap(matrix: np.ndarray) -> float:
@@ -90,19 +91,30 @@ def sap_from_samples(
     return {"SAP_score": top_two_gap(matrix)}
 
 
-@register("sap")
-@shares_samples("num_train", "num_test", compute=sap_from_samples)
+@register(
+    "sap",
+    consumes="samples",
+    sample_sizes=("num_train", "num_test"),
+    from_samples=sap_from_samples,
+    params={
+        "num_train": Param(10_000, minimum=1),
+        "num_test": Param(5_000, minimum=1),
+        "batch_size": Param(16, minimum=1),
+        "continuous_factors": Param(False),
+        "n_jobs": N_JOBS,
+    },
+)
 def sap(
-    data,
-    representation_fn,
-    rng,
+    data: MetricData,
+    representation_fn: RepresentationFn,
+    rng: Rng,
     *,
-    num_train=10_000,
-    num_test=5_000,
-    batch_size=16,
-    continuous_factors=False,
-    n_jobs=1,
-):
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+    batch_size: int = 16,
+    continuous_factors: bool = False,
+    n_jobs: int = 1,
+) -> dict[str, float]:
     """SAP score: mean gap between the two best single-code predictors of each factor.
 
     Key: ``SAP_score``.

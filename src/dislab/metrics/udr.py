@@ -41,15 +41,17 @@ from scipy.stats import rankdata
 from sklearn.linear_model import Lasso
 from sklearn.preprocessing import StandardScaler
 
-from dislab.data.base import GroundTruthData, Rng, make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
     ENCODE_BATCH_SIZE,
+    MetricData,
     _chunk_sizes,
+    check_choice,
     check_codes,
     constant_dims,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import Param, register
 
 NAME = "udr"
 CORRELATIONS = ("lasso", "spearman")
@@ -102,11 +104,7 @@ def udr_scores(
     kl_filter_threshold: float = 0.01,
 ) -> dict[str, Any]:
     """UDR of models given their ``codes [N, D]`` on shared points and ``kls [D]`` (module doc)."""
-    if correlation_matrix not in CORRELATIONS:
-        raise ValueError(
-            f"{NAME}: correlation_matrix must be one of {', '.join(CORRELATIONS)}; "
-            f"got {correlation_matrix!r}"
-        )
+    check_choice(NAME, "correlation_matrix", correlation_matrix, CORRELATIONS)
     similarity = (
         lasso_correlation_matrix if correlation_matrix == "lasso" else spearman_correlation_matrix
     )
@@ -141,9 +139,20 @@ def udr_scores(
     return scores
 
 
-@register(NAME)
+@register(
+    NAME,
+    consumes="models",
+    params={
+        "num_data_points": Param(1000, minimum=1),
+        "batch_size": Param(10, minimum=1),
+        "correlation_matrix": Param("lasso", choices=CORRELATIONS),
+        "filter_low_kl": Param(True),
+        "include_raw_correlations": Param(True),
+        "kl_filter_threshold": Param(0.01, minimum=0.0),
+    },
+)
 def udr(
-    data: GroundTruthData,
+    data: MetricData,
     representation_fns: Sequence[Callable[[np.ndarray], Any]],
     rng: Rng,
     *,
@@ -186,7 +195,7 @@ def udr(
 
 
 def _observation_blocks(
-    data: GroundTruthData, num_points: int, batch_size: int, rng: Rng
+    data: MetricData, num_points: int, batch_size: int, rng: Rng
 ) -> Iterator[np.ndarray]:
     """dlib's chunks of ``batch_size`` observations, gathered into encoder-sized blocks."""
     pending: list[np.ndarray] = []
@@ -202,7 +211,7 @@ def _observation_blocks(
 
 
 def _encode_models(
-    data: GroundTruthData,
+    data: MetricData,
     fns: list[Callable[[np.ndarray], Any]],
     num_points: int,
     batch_size: int,

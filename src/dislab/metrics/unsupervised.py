@@ -1,7 +1,8 @@
 """Unsupervised scores of a code: Gaussian total correlation, Wasserstein dependency, mean MI.
 
-dlib's ``unsupervised_metrics`` (spec 4.7). The factors are sampled (to replay dlib's RNG
-draws) but ignored. With ``Sigma`` the unbiased covariance of the codes (``D x D``) and
+dlib's ``unsupervised_metrics`` (``evaluation/metrics/unsupervised_metrics.py``). The factors
+are sampled (to replay dlib's RNG draws) but ignored. With ``Sigma`` the unbiased covariance
+of the codes (``D x D``) and
 ``S = diag(Sigma)``:
 
 - ``gaussian_total_correlation = 1/2 (sum_i log Sigma_ii - log det Sigma)``, the KL divergence
@@ -35,18 +36,18 @@ import warnings
 import numpy as np
 import scipy.linalg
 
-from dislab.data.base import GroundTruthData, Rng, make_rng
+from dislab.data.base import Rng, make_rng
 from dislab.metrics._utils import (
+    MetricData,
     RepresentationFn,
     Sample,
     constant_dims,
     discrete_mutual_info,
     histogram_discretize,
     sample_splits,
-    shares_samples,
     warn,
 )
-from dislab.metrics.registry import register
+from dislab.metrics.registry import Param, register
 
 NAME = "unsupervised"
 
@@ -130,10 +131,21 @@ def unsupervised_from_samples(
     )
 
 
-@register(NAME)
-@shares_samples("num_train", compute=unsupervised_from_samples)
+@register(
+    NAME,
+    consumes="samples",
+    sample_sizes=("num_train",),
+    from_samples=unsupervised_from_samples,
+    params={
+        "num_train": Param(10000, minimum=2),  # a covariance
+        "batch_size": Param(16, minimum=1),
+        "num_bins": Param(20, minimum=2),
+        "fix_singular_covariance": Param(False),
+        "fix_complex_sqrtm": Param(False),
+    },
+)
 def unsupervised_metrics(
-    data: GroundTruthData,
+    data: MetricData,
     representation_fn: RepresentationFn,
     rng: Rng,
     *,

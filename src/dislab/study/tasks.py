@@ -89,9 +89,9 @@ def collect_scores(run: RunSpec, run_dir: str | Path) -> list[Score] | None:
 
     try:
         train_results = rundir.read_train_results(run_dir)
-        step = rundir.checkpoint_step(run_dir)
     except (FileNotFoundError, ValueError):
         return None
+    step = train_results["global_step"]  # the final checkpoint's, without loading it
     records = [stored_result(run_dir, e, run.metric_mode, step) for e in evaluations(run)]
     if any(r is None for r in records):
         return None
