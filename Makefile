@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(FAST_MALLOC) $(PY) benchmarks/bench_metrics.py --scale 0.1
 	$(PY) benchmarks/bench_gbt.py --sizes 1000
 	$(FAST_MALLOC) $(PY) benchmarks/bench_study.py
+	$(FAST_MALLOC) $(PY) benchmarks/bench_plan.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

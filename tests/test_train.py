@@ -248,6 +248,9 @@ def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tmp_path):
     ({"model": "vae"}, "unknown model 'vae'; valid: beta_vae"),
     ({"hyperparameters": {"c_max": 1}}, "valid: beta"),
     ({"device": "tpu"}, "device must be auto, cpu or cuda"),
+    ({"lr": "fast"}, "lr must be a number, got 'fast'"),
+    ({"adam_beta1": None}, "adam_beta1 must be a number"),
+    ({"device": 3}, "device must be auto, cpu or cuda, got 3"),
 ])
 def test_bad_config_gives_clear_error(values, match):
     with pytest.raises(ValueError, match=match):

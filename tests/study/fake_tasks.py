@@ -70,3 +70,16 @@ def always_dying_task(run, run_dir, device, threads) -> dict:
         os._exit(1)
     time.sleep(0.2)  # the others finish after the death, in a fresh pool
     return scores_task(run, run_dir, device, threads)
+
+
+def params_task(run, run_dir, device, threads) -> dict:
+    """Counts its calls in ``RUN_DIR/calls``; each metric scores its ``num_train`` (0 when
+    not set), so a changed metric parameter shows in the table."""
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    with (Path(run_dir) / "calls").open("a") as f:
+        f.write("call\n")
+    scores = [("", "train", "loss", float(run.model_num) + 0.5)]
+    scores += [(rep, metric, "num_train", run.metrics[metric].get("num_train", 0))
+               for rep, metric in run.evaluations]
+    return {"train_seconds": 0.001, "eval_seconds": 0.001, "device": "cpu",
+            "data_source": "fake", "scores": scores}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
+from dislab import study
 from dislab.cli import main
 
 MICRO = """
@@ -44,6 +47,7 @@ def test_plan_measures_this_machine(capsys, micro):
     assert main(["study", "plan", str(micro)]) == 0
     out = capsys.readouterr().out
     assert "ms/step x 3 steps" in out and "device-hours" in out and "per run)" in out
+    assert "after 3 warm-up" in out and "load average" in out and "CPU(s)" in out
 
 
 def test_run_status_export(tmp_path, capsys, micro):
@@ -91,3 +95,46 @@ def test_tiny_preset_end_to_end(tmp_path, capsys):
                    "mean.downstream_task_logistic_regression.50:mean_test_accuracy"):
         assert table[column].notna().all(), column
     assert (table["train.global_step"] == 20).all()
+
+
+def test_a_changed_metric_reuses_the_training_and_a_changed_training_is_refused(
+        tmp_path, capsys, micro):
+    out_dir = tmp_path / "study"
+    run = ["study", "run", str(micro), "--out", str(out_dir), "--workers", "1", "--quiet"]
+    assert main(run) == 0
+    checkpoints = [out_dir / "runs" / f"{n:05d}" / "checkpoint.pt" for n in (0, 1)]
+    trained = [path.stat().st_mtime_ns for path in checkpoints]
+    micro.write_text(MICRO.replace("num_train = 200", "num_train = 300"))
+    assert main(run) == 0
+    assert "2 done, 0 failed" in capsys.readouterr().out
+    assert [path.stat().st_mtime_ns for path in checkpoints] == trained  # not trained again
+    assert "num_train = 300" in (out_dir / "study.toml").read_text()
+    for n in (0, 1):
+        record = json.loads((out_dir / "runs" / f"{n:05d}" / "results" / "mean" / "mig.json"
+                             ).read_text())
+        assert record["params"]["num_train"] == 300
+    table = study.load(out_dir)
+    assert table["mean.mig.discrete_mig"].between(0, 1).all()
+    assert (table["train.global_step"] == 3).all()
+    # a change of training: refused, naming the difference and the remedy
+    micro.write_text(MICRO.replace("steps = 3", "steps = 4"))
+    assert main(run) == 1
+    err = capsys.readouterr().err
+    assert "runs 0-1: [train] steps 3 -> 4" in err and "new --out directory" in err
+    assert [path.stat().st_mtime_ns for path in checkpoints] == trained
+
+
+@pytest.mark.parametrize("change, message", [
+    (("beta = [2.0]", "beta = [-4.0]"), "models.beta_vae.sweep: beta = -4.0 is invalid"),
+    (("num_train = 200", "num_train = \"many\""), "[metrics.mig]: "),
+    (("num_train = 200", "num_train = -5"), "[metrics.mig]: "),
+])
+def test_plan_and_run_check_every_value_first(tmp_path, capsys, change, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(MICRO.replace(*change))
+    assert main(["study", "plan", str(path), "--no-measure"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: {message}" in err
+    assert main(["study", "run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert f"{path}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "runs").exists()  # nothing trained

@@ -143,3 +143,34 @@ def test_killed_driver_then_rerun_gives_the_uninterrupted_table(tmp_path):
 def test_unknown_backend_is_a_clear_error(tmp_path, spec):
     with pytest.raises(ValueError, match="local, ray"):
         run_study(spec, tmp_path, backend="dask", task=fake_tasks.scores_task, progress=False)
+
+
+def test_a_changed_evaluation_reevaluates_and_a_changed_training_is_refused(tmp_path):
+    study_file = tmp_path / "fake.toml"
+    study_file.write_text(SMALL_STUDY)
+    run_study(study_file, tmp_path, workers=1, task=fake_tasks.params_task, progress=False)
+    changed = SMALL_STUDY.replace("[metrics.mig]", "[metrics.mig]\nnum_train = 500").replace(
+        "[metrics.sap]\nrepresentations = [\"mean\"]", "")
+    study_file.write_text(changed)
+    counts = run_study(study_file, tmp_path, workers=1, task=fake_tasks.params_task,
+                       progress=False)
+    assert counts == {"pending": 0, "running": 0, "done": 6, "failed": 0}
+    assert (tmp_path / "study.toml").read_text() == changed
+    table = study.load(tmp_path)
+    assert (table["mean.mig.num_train"] == 500).all()
+    assert (table["sampled.mig.num_train"] == 500).all()
+    assert "mean.sap.num_train" not in table.columns  # no longer asked for: not a score
+    assert (table["train.loss"] == table["model_num"] + 0.5).all()
+    assert all((tmp_path / "runs" / f"{n:05d}" / "calls").read_text().count("call") == 2
+               for n in range(6))
+    # the same again: nothing to do
+    run_study(study_spec.loads(changed), tmp_path, workers=1, task=fake_tasks.params_task,
+              progress=False)
+    assert (tmp_path / "runs" / "00000" / "calls").read_text().count("call") == 2
+    # a change of training is refused before anything runs, naming what differs
+    retrain = changed.replace("[[datasets]]", "[train]\nsteps = 600\n[[datasets]]")
+    with pytest.raises(ValueError, match=r"runs 0-5: \[train\] steps 300000 \(default\) -> "
+                                         r"600\).*new --out directory"):
+        run_study(study_spec.loads(retrain), tmp_path, workers=1,
+                  task=fake_tasks.params_task, progress=False)
+    assert study.load(tmp_path)["state"].eq("done").all()

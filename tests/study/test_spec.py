@@ -1,4 +1,5 @@
-"""Study files: the paper's enumeration and seeds (spec 2.5, 8.1), presets, errors."""
+"""Study files: the paper's enumeration (dlib's ``config/unsupervised_study_v1/sweep.py``) and
+evaluation seeds (``dlib_reproduce``'s), presets, errors."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ PAPER_MODELS = [("beta_vae", "beta", [1, 2, 4, 6, 8, 16]),
                 ("dip_vae_ii", "lambda_od", [1, 2, 5, 10, 20, 50]),
                 ("beta_tc_vae", "beta", [1, 2, 4, 6, 8, 10]),
                 ("annealed_vae", "c_max", [5, 10, 25, 50, 75, 100])]
-# spec 8.1: the seeds dlib_reproduce draws from RandomState(0), identical for every model
+# the seeds dlib_reproduce draws from RandomState(0), identical for every model (computed with
+# numpy: RandomState(0).randint(2**32), postprocessing first, then the sorted metric configs)
 DLIB_SEEDS = {
     "mean": {"representation": 2357136044, "beta_vae": 3071714933, "dci": 3626093760,
              "downstream_task_boosted_trees": 2588848963,
@@ -128,6 +130,24 @@ def test_small_study_enumeration_and_metric_representations():
     (("beta = [1.0, 2.0]", "gamma = [1.0]"), "gamma"),
     (("representations = [\"mean\"]", "representations = [\"median\"]"), "median"),
     (("seeds = 3", "seeds = 3\nevaluation_seeds = \"same\""), "per_model"),
+    # values: every point of every model's grid through its objective's checks
+    (("beta = [1.0, 2.0]", "beta = [1.0, -4.0]"),
+     r"bad.toml: models.beta_vae.sweep: beta = -4.0 is invalid for beta_vae: .*>= 0"),
+    (("sweep = { beta = [1.0, 2.0] }", "fixed = { beta = \"big\" }"),
+     r"bad.toml: models.beta_vae.fixed: beta = 'big' is invalid"),
+    (("sweep = { beta = [1.0, 2.0] }", "sweep = { beta = [1.0, 2.0] }\nfixed = 3"),
+     "models.beta_vae.fixed must be a table"),
+    # metric parameters: types and ranges
+    (("[metrics.mig]", "[metrics.mig]\nnum_train = \"many\""),
+     r"bad.toml: \[metrics.mig\]: .*num_train.*'many'"),
+    (("[metrics.mig]", "[metrics.mig]\nnum_train = -5"), r"bad.toml: \[metrics.mig\]: .*-5"),
+    (("[metrics.mig]", "[metrics.mig]\nnum_train = 2.5"), r"\[metrics.mig\]: .*2.5"),
+    (("representations = [\"mean\"]", "representations = \"mean\""), "must be a list"),
+    (("[metrics.mig]", "[train]\nlr = \"fast\"\n[metrics.mig]"),
+     r"bad.toml: \[train\]: lr must be a number"),
+    (("[metrics.mig]", "[train]\nsteps = -1\n[metrics.mig]"), r"\[train\]: steps must be"),
+    (("[metrics.mig]", "[train]\ndevice = 3\n[metrics.mig]"), r"\[train\]: device"),
+    (("[[datasets]]", "[datasets]"), r"datasets must be an array of tables \(\[\[datasets"),
 ])
 def test_bad_study_files_are_clear_errors(change, message):
     with pytest.raises(ValueError, match=message):

@@ -59,8 +59,68 @@ def test_a_different_study_in_the_same_directory_is_refused(tmp_path, runs):
     with Store(tmp_path) as store:
         store.register(runs)
         other = study_spec.loads(SMALL_STUDY.replace("beta = [1.0, 2.0]", "beta = [1.0, 3.0]"))
-        with pytest.raises(ValueError, match="different study"):
+        with pytest.raises(ValueError, match=r"\(runs 3-5: hyperparameters beta 2.0 -> 3.0\);"
+                                              r".*use a new --out directory, or restore"):
             store.register(other.runs())
+        other = study_spec.loads(SMALL_STUDY.replace("seeds = 3", "seeds = [0, 1, 5]"))
+        with pytest.raises(ValueError, match=r"runs 2, 5: seed 2 -> 5\)"):
+            store.register(other.runs())
+        assert store.model_nums(["pending"]) == list(range(6))  # nothing changed
+
+
+def _identity_of(store, model_num):
+    (config,) = store.conn.execute("SELECT config FROM runs WHERE model_num = ?",
+                                   (model_num,)).fetchone()
+    return json.loads(config)
+
+
+def test_a_changed_evaluation_sends_done_runs_back_to_pending(tmp_path, runs):
+    with Store(tmp_path) as store:
+        store.register(runs)
+        store.record(0, _done(runs[0]))
+        store.record(1, {"state": "failed", "failure": "ValueError: boom"})
+        store.mark_running(2)
+        changed = study_spec.loads(SMALL_STUDY.replace("[metrics.sap]",
+                                                       "num_train = 500\n[metrics.sap]")).runs()
+        assert store.register(changed) == 0
+        assert store.counts() == {"pending": 4, "running": 1, "done": 0, "failed": 1}
+        assert store.model_nums(["pending"]) == [0, 3, 4, 5]
+        assert _identity_of(store, 0) == changed[0].identity()
+        # the training results stay, the old metric scores are gone
+        assert store.conn.execute("SELECT representation, metric FROM scores WHERE "
+                                  "model_num = 0").fetchall() == [("", "train")]
+        # the new evaluation's scores are stored as usual
+        store.record(0, _done(changed[0]))
+        assert store.counts()["done"] == 1
+        assert store.register(changed) == 0  # the same again: nothing to do
+        assert store.counts()["done"] == 1
+
+
+@pytest.mark.parametrize("change, pending", [
+    (("seeds = 3", "seeds = 3\nmetric_mode = \"fast\""), 6),
+    # model 0's seeds are dlib's under both policies: it keeps its scores
+    (("seeds = 3", "seeds = 3\nevaluation_seeds = \"dlib\""), 5),
+    (("representations = [\"mean\", \"sampled\"]", "representations = [\"mean\"]"), 6),
+    (("[metrics.mig]", "[metrics.dci]\n[metrics.mig]"), 6),
+    (("[metrics.sap]\nrepresentations = [\"mean\"]", ""), 6),
+])
+def test_every_evaluation_change_is_allowed(tmp_path, runs, change, pending):
+    with Store(tmp_path) as store:
+        store.register(runs)
+        for run in runs:
+            store.record(run.model_num, _done(run))
+        assert store.register(study_spec.loads(SMALL_STUDY.replace(*change)).runs()) == 0
+        assert store.counts()["pending"] == pending
+
+
+def test_equal_values_written_differently_are_the_same_training(tmp_path, runs):
+    with Store(tmp_path) as store:
+        store.register(runs)
+        store.record(0, _done(runs[0]))
+        same = SMALL_STUDY.replace("beta = [1.0, 2.0]", "beta = [1, 2]") + (
+            "[train]\nsteps = 300_000\n")  # the default, now explicit
+        assert store.register(study_spec.loads(same).runs()) == 0
+        assert store.counts()["done"] == 1  # the same evaluation: nothing to redo
 
 
 def test_missing_and_corrupt_databases_are_clear_errors(tmp_path):
@@ -126,7 +186,8 @@ def test_export_parquet_or_a_clear_error(tmp_path, runs):
 
 
 def _dlib_row(model_num, model, param, value, seed, rep, metric, results):
-    """One flat dict of dlib's aggregated table (gin values as raw text, spec 5.3)."""
+    """One flat dict of dlib's aggregated table (gin values as raw text, as dlib's
+    ``utils/results.py`` writes them)."""
     row = {"train_config.dataset.name": "'dsprites_full'",
            "train_config.model.name": f"'{model}'",
            "train_config.model.model_num": str(model_num),
@@ -151,7 +212,7 @@ def test_import_of_dlibs_aggregated_results(tmp_path):
                   {"discrete_mig": 0.125}),
     ]
     path = tmp_path / "results.json"
-    pd.DataFrame(rows).to_json(path)  # what dlib_aggregate_results writes (spec 5.4)
+    pd.DataFrame(rows).to_json(path)  # what dlib_aggregate_results writes
     with Store(tmp_path / "dlib") as store:
         assert store.import_dlib(path) == 2
         assert store.import_dlib(path) == 2  # again: no duplicates
@@ -167,6 +228,16 @@ def test_import_of_dlibs_aggregated_results(tmp_path):
     assert table.loc[0, "beta"] == 1.0 and table.loc[0, "origin"] == "dlib"
     assert json.loads(table.loc[0, "hyperparameters"]) == {"beta": 1.0}
     assert "mean.mig.elapsed_time" not in table.columns
+
+
+def test_a_study_over_imported_dlib_runs_is_refused(tmp_path, runs):
+    path = tmp_path / "results.json"
+    pd.DataFrame([_dlib_row(0, "beta_vae", "vae.beta", 1.0, 0, "mean", "mig",
+                            {"discrete_mig": 0.25})]).to_json(path)
+    with Store(tmp_path / "dlib") as store:
+        store.import_dlib(path)
+        with pytest.raises(ValueError, match=r"run 0: imported from dlib"):
+            store.register(runs)
 
 
 def test_import_of_a_foreign_json_is_a_clear_error(tmp_path):
@@ -196,5 +267,5 @@ def test_execution_options_may_change_between_reruns(tmp_path):
         store.register(study_spec.loads(study_file).runs())
         resumed = study_file.replace("checkpoint_every = 2", "checkpoint_every = 3")
         assert store.register(study_spec.loads(resumed).runs()) == 0
-        with pytest.raises(ValueError, match="different study"):
+        with pytest.raises(ValueError, match=r"runs 0-5: \[train\] steps 5 -> 6\)"):
             store.register(study_spec.loads(study_file.replace("steps = 5", "steps = 6")).runs())

@@ -6,6 +6,7 @@
     dislab study status out/quick                 # counts by state, the failures
     dislab study export out/quick --format csv    # one row per run, one column per score
     dislab study import-dlib results.json --out out/dlib
+    dislab study rebuild out/quick                # a damaged results.sqlite, from runs/
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def register(subparsers) -> None:
 
     plan = sub.add_parser("plan", help="runs, evaluations, estimated time and disk")
     plan.add_argument("study", help=STUDY_HELP)
-    plan.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPUs)")
+    plan.add_argument("--workers", type=int, default=None,
+                      help="parallel runs, as for `study run` (default: one per CPU)")
+    plan.add_argument("--threads", type=int, default=None,
+                      help="torch threads per run, as for `study run` (default: the CPUs "
+                           "shared out among the workers); the timings use this many")
     plan.add_argument("--no-measure", action="store_true",
                       help="only count (no timing of a training step and the metrics)")
     plan.set_defaults(func=cmd_plan)
@@ -64,10 +69,23 @@ def register(subparsers) -> None:
     imp.add_argument("--out", required=True, help="study directory (created if needed)")
     imp.set_defaults(func=cmd_import)
 
+    rebuild = sub.add_parser(
+        "rebuild", help="rebuild results.sqlite from study.toml and the run directories",
+        description="Rebuild a study's results store from its study file and run directories: "
+                    "the old results.sqlite is moved aside (never deleted), runs complete on "
+                    "disk are recorded done with their scores, the others pending (`dislab "
+                    "study run` continues them).")
+    rebuild.add_argument("dir", help="study directory")
+    rebuild.add_argument("--study", default=None,
+                         help="the study file or preset the directory was run with "
+                              "(default: DIR/study.toml)")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(func=cmd_rebuild)
+
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from dislab.study import spec as study_spec
-    from dislab.study.plan import estimate
+    from dislab.study.plan import default_threads, estimate
 
     spec = study_spec.load(args.study)
     print(f"study {spec.name}: {spec.description}")
@@ -78,26 +96,44 @@ def cmd_plan(args: argparse.Namespace) -> int:
           "(representation, metric) pairs per run)")
     if args.no_measure:
         return 0
-    print("measuring a few training steps and every metric at reduced size ...", flush=True)
-    workers = args.workers or 1
+    print("measuring training steps and every metric at reduced size ...", flush=True)
+    workers, threads = default_threads(args.workers, args.threads)
     with warnings.catch_warnings():  # convergence warnings of the tiny timing fits
         warnings.simplefilter("ignore")
-        est = estimate(spec)
+        est = estimate(spec, threads=threads)
     total = est["run_seconds"] * spec.num_runs
     print(f"  device       {est['device']} ({est['dataset']}, {est['threads']} thread(s))")
     print(f"  per run      {_duration(est['train_seconds'])} training "
-          f"({est['step_seconds'] * 1000:.0f} ms/step x {est['steps']:,} steps) + "
+          f"({_ms(est['step_seconds'])}/step x {est['steps']:,} steps, median of "
+          f"{est['steady_steps']} after {est['warmup_steps']} warm-up; "
+          f"{_duration(est['overhead_seconds'])} overhead) + "
           f"{_duration(est['eval_seconds'])} evaluation")
     print(f"  compute      {total / 3600:,.1f} device-hours; {_duration(total / workers)} "
           f"with {workers} worker(s)")
     print(f"  disk         {_size(est['disk_bytes'] * spec.num_runs)} "
           f"({_size(est['disk_bytes'])} per run)")
+    print(f"  load         {_loads(est)} on {est['cpus']} CPU(s) while measuring")
     print("  (estimates: training from the measured step time; metrics extrapolated linearly "
           "in their sample sizes)")
+    if est["busy"]:
+        print(f"warning: the machine was busy (load above its {est['cpus']} CPU(s)): the "
+              f"times above are inflated, roughly by a factor of {est['load_factor']:.1f}; "
+              "plan again on an idle machine for a better estimate")
     return 0
 
 
+def _loads(est: dict) -> str:
+    shown = ["?" if x is None else f"{x:.2f}" for x in (est["load_before"], est["load_after"])]
+    return f"load average {shown[0]} before, {shown[1]} after"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+
+
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -164,4 +200,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     with Store(args.out) as store:
         n = store.import_dlib(args.json)
         print(f"imported {n} dlib runs into {store.path}")
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from dislab.study.runner import SPEC_FILE, rebuild
+
+    result = rebuild(args.dir, args.study, progress=not args.quiet)
+    if result["moved"] is not None:
+        why = f"damaged: {result['damage']}" if result["damage"] else "replaced"
+        print(f"the old store is kept as {result['moved']} ({why})")
+    counts = result["counts"]
+    print(f"rebuilt {Path(args.dir) / 'results.sqlite'} from {Path(args.dir) / 'runs'}: "
+          f"{sum(counts.values())} runs: {_counts(counts)}")
+    if counts["pending"] or counts["running"]:
+        study = args.study or Path(args.dir) / SPEC_FILE
+        print(f"continue the others with `dislab study run {study} --out {args.dir}`")
     return 0

@@ -1,4 +1,5 @@
-"""Read dlib's aggregated results JSON (``dlib_aggregate_results``, spec 5.3-5.4).
+"""Read dlib's aggregated results JSON (``dlib_aggregate_results``: dlib
+``utils/aggregate_results.py`` over the JSON files of ``utils/results.py``).
 
 The file is ``pandas.DataFrame.to_json()`` of one flat dict per (model, representation,
 metric) evaluation, with gin values kept as raw text (``"'dsprites_full'"``, ``"1.0"``).
@@ -19,7 +20,8 @@ import pandas as pd
 
 from dislab.study.spec import DLIB_METRIC_NAMES
 
-# model name -> gin scope of its hyperparameters and the swept one (spec 2.5)
+# model name -> gin scope of its hyperparameters and the swept one (dlib
+# config/unsupervised_study_v1/sweep.py)
 SWEPT = {
     "beta_vae": ("vae", "beta"),
     "factor_vae": ("factor_vae", "gamma"),

@@ -11,13 +11,23 @@ Output directory::
     study.toml        the study file as given
     runs/<model_num>/ the run directories (checkpoint, logs, per-metric JSON)
 
+The study file is checked in full (every hyperparameter value through its objective's checks,
+every metric parameter's type and range) before anything is registered or trained.
+
 Resuming: the store knows every run's state. A new invocation registers the study's runs
-(refusing a directory that holds another study), then works through the ``pending`` runs and
+(refusing a directory whose runs the study file would train differently, with the
+differences named; a study file that changes only the evaluation -- the ``[metrics.*]``
+tables, ``metric_mode``, representations, evaluation seeds -- sends the finished runs back to
+``pending``: they are evaluated again on their trained models, which are not retrained, and
+``study.toml`` becomes the new file), then works through the ``pending`` runs and
 the ``running`` ones (interrupted earlier; training resumes from the checkpoint and finished
 metrics are reused), plus the ``failed`` ones with ``retry_failed``. Only the driver writes to
 the store. A run whose task raises is recorded as ``failed`` with the exception; a run whose
 worker process dies (killed, out of memory) is retried up to ``max_attempts`` times in all.
 Workers exit when the driver dies, so a ``kill -9`` of the driver leaves no stray training.
+
+A lost or damaged ``results.sqlite`` is rebuilt from ``study.toml`` and the run directories
+by :func:`rebuild` (``dislab study rebuild DIR``).
 """
 
 from __future__ import annotations
@@ -223,6 +233,7 @@ def _exclusive(out: Path):
 
 def _load(study: str | Path | StudySpec) -> tuple[StudySpec, str | None]:
     if isinstance(study, StudySpec):
+        study_spec.parse(study.to_dict())  # a spec built in code gets a study file's checks
         return study, None
     text, origin = study_spec.read_text(study)
     return study_spec.loads(text, origin), text
@@ -309,3 +320,116 @@ def _submit(store: Store, backend, run: RunSpec, out: Path, task: Task, device: 
     store.mark_running(run.model_num)
     run_dir = str(run_dir_of(out, run.model_num))
     in_flight[backend.submit(task, run, run_dir, device)] = run
+
+
+# -- rebuilding the store ---------------------------------------------------------------------
+
+
+def rebuild(out: str | Path, study: str | Path | StudySpec | None = None,
+            progress: bool = False) -> dict[str, Any]:
+    """Rebuild the results store of the study directory ``out`` from its study file
+    (``out/study.toml``, or ``study``: a file, a preset or a spec) and its run directories.
+
+    The old ``results.sqlite`` (with its ``-wal`` and ``-shm`` files) is moved aside, never
+    deleted: to ``results.sqlite.damaged-<time>`` when it is not a readable store, to
+    ``results.sqlite.replaced-<time>`` otherwise. Every run of the study is registered; a run
+    whose training results and evaluations are all complete on disk
+    (:func:`dislab.study.tasks.collect_scores`) is recorded ``done`` with its scores, a run
+    that stopped on a non-finite loss (``failure.json``, no training results) ``failed``, and
+    every other run stays ``pending``, so ``dislab study run`` continues it. What only the old
+    store knew (timings, hosts, attempts, warnings, the reasons of other failures, runs
+    imported from dlib) is not rebuilt; the old file keeps it.
+
+    Returns ``{"moved": where the old file went or None, "damage": what was wrong with it or
+    None, "counts": the runs by state}``.
+    """
+    from dislab.study import store as results
+    from dislab.study.tasks import collect_scores
+
+    out = Path(out)
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out} not found: give the directory of a study "
+                                "(`dislab study run FILE --out DIR`)")
+    if study is None:
+        study = out / SPEC_FILE
+        if not study.is_file():
+            raise FileNotFoundError(f"{study} not found: give the study file or preset that "
+                                    f"{out} was run with (--study FILE)")
+    spec, text = _load(study)
+    runs = spec.runs()
+    with _exclusive(out):
+        outcomes, refused = {}, {}  # everything is read before the old store is touched
+        for run in tqdm(runs, unit="run", desc=f"reading {out}", disable=not progress,
+                        dynamic_ncols=True):
+            run_dir = run_dir_of(out, run.model_num)
+            diff = _training_difference(run, run_dir)
+            if diff:
+                refused.setdefault(", ".join(diff), []).append(run.model_num)
+                continue
+            outcome = _outcome_on_disk(run, run_dir, collect_scores)
+            if outcome is not None:
+                outcomes[run.model_num] = outcome
+        if refused:
+            what = "; ".join(f"run(s) {', '.join(map(str, nums[:5]))}"
+                             f"{' ...' if len(nums) > 5 else ''}: {keys}"
+                             for keys, nums in refused.items())
+            raise ValueError(f"{out}/{RUNS_DIR} holds runs trained with other options than "
+                             f"{study} gives ({what}); give the study file they were run "
+                             "with (--study FILE)")
+        damage = results.damage(out)
+        moved = results.move_aside(out, "damaged" if damage else "replaced")
+        with Store(out) as store:
+            store.register(runs)
+            store.set_meta("name", spec.name)
+            if text is not None and not (out / SPEC_FILE).exists():
+                (out / SPEC_FILE).write_text(text)
+            for model_num, outcome in outcomes.items():
+                store.record(model_num, outcome)
+            counts = store.counts()
+    return {"moved": moved, "damage": damage, "counts": counts}
+
+
+def _training_difference(run: RunSpec, run_dir: Path) -> list[str]:
+    """The options (execution-only ones aside) whose values in ``run_dir/config.json`` differ
+    from what ``run`` would train with; empty when they agree or there is no readable config."""
+    import dataclasses
+
+    from dislab import rundir
+    from dislab.study.tasks import train_config
+    from dislab.train import TrainConfig
+
+    try:
+        stored = rundir.read_config(run_dir)
+    except (FileNotFoundError, ValueError):
+        return []
+    expected = dataclasses.asdict(TrainConfig.from_dict(train_config(run, run_dir)))
+    keys = (set(expected) | set(stored)) - set(rundir.EXECUTION_OPTIONS) - {"resolved"}
+    return sorted(k for k in keys if expected.get(k) != stored.get(k))
+
+
+def _outcome_on_disk(run: RunSpec, run_dir: Path, collect_scores) -> dict[str, Any] | None:
+    """The store record of a run read from its run directory: done with its scores, failed
+    on a non-finite loss, or ``None`` (pending)."""
+    import json
+
+    from dislab import rundir
+
+    if not run_dir.is_dir():
+        return None
+    scores = collect_scores(run, run_dir)
+    if scores is not None:
+        record = {"state": "done", "scores": scores, "run_dir": str(run_dir)}
+        try:
+            record["data_source"] = rundir.read_config(run_dir)["resolved"]["dataset_source"]
+        except (OSError, ValueError, KeyError):
+            pass
+        return record
+    failure = run_dir / rundir.FAILURE_FILE
+    if failure.is_file() and not rundir.is_finished(run_dir):
+        try:
+            reason = str(json.loads(failure.read_text())["error"])
+        except (OSError, ValueError, KeyError, TypeError):
+            reason = f"see {failure}"
+        return {"state": "failed", "failure": f"TrainingDivergedError: {reason}",
+                "run_dir": str(run_dir)}
+    return None

@@ -14,6 +14,12 @@ Tables::
 Every write is one short ``BEGIN IMMEDIATE`` transaction and every insert is an upsert on the
 primary key, so several processes may write at once (SQLite serialises them; the busy timeout
 makes them wait) and writing the same result twice never duplicates it.
+
+A new store is made whole under a temporary name and then linked into place. An existing
+``results.sqlite`` that is not a store (empty, not SQLite, without these tables, unreadable)
+is a :class:`DamagedStoreError`, never silently replaced: everything in it can be rebuilt from
+the run directories (``dislab study rebuild DIR``, :func:`dislab.study.runner.rebuild`), which
+moves the damaged file aside.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sqlite3
+import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +83,107 @@ def db_path(study_dir: str | Path) -> Path:
     return Path(study_dir) / DB_FILE
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+TABLES = ("meta", "runs", "scores")
+
+
+class DamagedStoreError(ValueError):
+    """A study's ``results.sqlite`` exists but is not a dislab results store; the message
+    names the file, what is wrong and the remedy (``dislab study rebuild``)."""
+
+    def __init__(self, path: Path, problem: str):
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"{path}: not a dislab results store ({problem}); rebuild it from "
+                         f"the run directories with `dislab study rebuild {self.path.parent}` "
+                         "(it moves the damaged file aside)")
+
+
+def _header_problem(path: Path) -> str | None:
+    """What the first bytes of ``path`` say is wrong with it as an SQLite file, if anything."""
+    with open(path, "rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if not header:
+        return "the file is empty"
+    if header != SQLITE_HEADER:
+        return "not an SQLite database"
+    return None
+
+
+def _tables_problem(conn: sqlite3.Connection) -> str | None:
+    """Which of the store's tables an SQLite database lacks (a database without any table is
+    new, and fine)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [t for t in TABLES if t not in names]
+    if names and missing:
+        return f"an SQLite database without the table(s) {', '.join(missing)}"
+    return None
+
+
+def damage(study_dir: str | Path) -> str | None:
+    """What is wrong with the ``results.sqlite`` of ``study_dir``, or ``None`` when it is a
+    dislab store or absent (opens nothing for writing)."""
+    path = db_path(study_dir)
+    if not path.exists():
+        return None
+    problem = _header_problem(path)
+    if problem:
+        return problem
+    try:
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
+        try:
+            return _tables_problem(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        return f"unreadable by SQLite: {err}"
+
+
+def _create(path: Path) -> None:
+    """A new, empty store at ``path``, built under a temporary name and linked into place, so
+    that no process ever sees a half-made one (one that another process made meanwhile is
+    kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(f"BEGIN; {_SCHEMA} COMMIT;")
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp + suffix)
+
+
+def move_aside(study_dir: str | Path, label: str) -> Path | None:
+    """Rename the ``results.sqlite`` of ``study_dir`` (with its ``-wal`` and ``-shm`` files)
+    to ``results.sqlite.<label>-<timestamp>``, never overwriting a file; returns the new path
+    (``None`` when there is no store)."""
+    path = db_path(study_dir)
+    if not path.exists():
+        return None
+    stem = f"{path.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target, n = path.with_name(stem), 1
+    while any(path.with_name(target.name + s).exists() for s in ("", "-wal", "-shm")):
+        n += 1
+        target = path.with_name(f"{stem}-{n}")
+    for suffix in ("", "-wal", "-shm"):  # the database first: none opens it without its WAL
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.rename(source, target.with_name(target.name + suffix))
+    return target
+
+
 class Store:
     """A connection to a study's database (created on first use).
 
@@ -83,24 +193,39 @@ class Store:
     """
 
     def __init__(self, study_dir: str | Path, create: bool = True, timeout: float = 60.0):
+        """Open the store of ``study_dir``; a new one is created (whole, under a temporary
+        name first) only where none exists and ``create``. An existing file that is not a
+        dislab store (empty, not SQLite, other tables, unreadable) is a
+        :class:`DamagedStoreError`, never replaced by an empty study."""
         path = db_path(study_dir)
-        if not create and not path.is_file():
-            raise FileNotFoundError(f"{path} not found: {study_dir} is not a dislab study "
-                                    f"directory (run `dislab study run FILE --out DIR` first)")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"{path} not found: {study_dir} is not a dislab study "
+                                        "directory (run `dislab study run FILE --out DIR` "
+                                        "first)")
+            _create(path)
         self.path = path
-        self.conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        problem = _header_problem(path)
+        if problem:
+            raise DamagedStoreError(path, problem)
+        # mode=rw: never create an empty file in place of one moved away meanwhile
+        self.conn = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=rw",
+                                    uri=True, timeout=timeout, isolation_level=None)
         self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         try:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            with self.transaction() as conn:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+            problem = _tables_problem(self.conn)  # before anything is written to the file
+            if problem is None:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                with self.transaction() as conn:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
         except sqlite3.DatabaseError as err:
+            problem = f"unreadable by SQLite: {err}"
+        if problem:
             self.conn.close()
-            raise ValueError(f"{path} is not a usable dislab results database: {err}") from None
+            raise DamagedStoreError(path, problem)
 
     def close(self) -> None:
         self.conn.close()
@@ -137,18 +262,37 @@ class Store:
 
     def register(self, runs: Iterable, origin: str = "dislab") -> int:
         """Add the :class:`~dislab.study.spec.RunSpec` s not stored yet (as ``pending``);
-        returns how many were added. A stored run whose config differs is a ``ValueError``:
-        the directory belongs to another study."""
+        returns how many were added.
+
+        A stored run may change its evaluation (metrics, their parameters, ``metric_mode``,
+        representations, evaluation seeds): it takes the new config, its metric scores are
+        deleted (they belong to the old evaluation) and a ``done`` run goes back to
+        ``pending``, to be evaluated again on its trained model (a ``failed`` run stays failed
+        until ``retry_failed``). A stored run whose training would change (dataset, model,
+        hyperparameters, seed, ``[train]`` options other than execution-only ones) is a
+        ``ValueError`` naming every difference; nothing is changed then."""
+        from dislab.study.spec import evaluation_changed, training_difference
+
         added = 0
         with self.transaction() as conn:
-            stored = dict(conn.execute("SELECT model_num, config FROM runs"))
+            stored = {n: (config, kind) for n, config, kind in
+                      conn.execute("SELECT model_num, config, origin FROM runs")}
+            refused: dict[str, list[int]] = {}
             for run in runs:
-                config = json.dumps(run.identity(), sort_keys=True)
+                identity = run.identity()
+                config = json.dumps(identity, sort_keys=True)
                 if run.model_num in stored:
-                    if stored[run.model_num] != config:
-                        raise ValueError(
-                            f"{self.path} holds a run {run.model_num} with another config; "
-                            "this directory belongs to a different study (use another --out)")
+                    old_config, kind = stored[run.model_num]
+                    if old_config == config:
+                        continue
+                    old = json.loads(old_config)
+                    diff = (["imported from dlib"] if kind != "dislab"
+                            else training_difference(old, identity))
+                    if diff:
+                        refused.setdefault("; ".join(diff), []).append(run.model_num)
+                    elif not refused:
+                        self._reevaluate(conn, run.model_num, config,
+                                         evaluation_changed(old, identity))
                     continue
                 conn.execute(
                     "INSERT INTO runs (model_num, dataset, model, seed, sweep, hyperparameters,"
@@ -157,7 +301,21 @@ class Store:
                      json.dumps(run.sweep, sort_keys=True),
                      json.dumps(run.hyperparameters, sort_keys=True), config, origin))
                 added += 1
+            if refused:  # raised inside the transaction: nothing above is kept
+                raise ValueError(_refusal(self.path, refused))
         return added
+
+    @staticmethod
+    def _reevaluate(conn: sqlite3.Connection, model_num: int, config: str,
+                    changed: bool) -> None:
+        """Store run ``model_num``'s new ``config``; when its evaluation ``changed``, drop its
+        metric scores and send a done run back to pending (its training is kept)."""
+        conn.execute("UPDATE runs SET config = ? WHERE model_num = ?", (config, model_num))
+        if changed:
+            conn.execute("DELETE FROM scores WHERE model_num = ? AND NOT (representation = ? "
+                         "AND metric = ?)", (model_num, *TRAIN))
+            conn.execute("UPDATE runs SET state = 'pending', eval_seconds = NULL "
+                         "WHERE model_num = ? AND state = 'done'", (model_num,))
 
     def model_nums(self, states: Iterable[str]) -> list[int]:
         states = list(states)
@@ -254,6 +412,30 @@ class Store:
             for model_num, rows in scores.items():
                 self._put_scores(conn, model_num, rows)
         return len(runs)
+
+
+def _refusal(path: Path, refused: dict[str, list[int]], shown: int = 5) -> str:
+    """The one-line error for runs whose training a study would change."""
+    groups = sorted(refused.items(), key=lambda item: item[1][0])
+    parts = [f"{_ranges(nums)}: {what}" for what, nums in groups[:shown]]
+    if len(groups) > shown:
+        parts.append(f"and {len(groups) - shown} more difference(s)")
+    return (f"{path.parent} holds runs that this study file would train differently "
+            f"({'; '.join(parts)}); only the evaluation ([metrics.*] tables, metric_mode, "
+            f"representations, evaluation_seeds) may change in an existing study directory: "
+            f"use a new --out directory, or restore the study file (the one last run there "
+            f"is {path.parent / 'study.toml'})")
+
+
+def _ranges(nums: list[int]) -> str:
+    """``"runs 0-5, 9"`` (``"run 3"`` for one)."""
+    nums = sorted(nums)
+    spans, start = [], nums[0]
+    for prev, cur in zip(nums, [*nums[1:], None]):
+        if cur != prev + 1:
+            spans.append(str(start) if start == prev else f"{start}-{prev}")
+            start = cur
+    return ("run " if len(nums) == 1 else "runs ") + ", ".join(spans)
 
 
 def _number(value: Any) -> float | None:
