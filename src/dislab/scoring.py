@@ -100,10 +100,12 @@ def stored_result(run_dir: str | os.PathLike, evaluation: Evaluation, mode: str,
 
 def check_finished(run_dir: str | os.PathLike, allow_unfinished: bool) -> tuple[int, bool]:
     """``(global step of the checkpoint, whether training is finished)``; an unfinished run is
-    refused unless ``allow_unfinished``."""
+    refused unless ``allow_unfinished``, and a corrupt ``results/train.json`` always."""
     step = rundir.checkpoint_step(run_dir)
     finished = rundir.is_finished(run_dir)
-    if not finished and not allow_unfinished:
+    if finished:
+        rundir.read_train_results(run_dir)  # a corrupt one is an error naming the remedy
+    elif not allow_unfinished:
         total = rundir.read_config(run_dir)["steps"]
         raise ValueError(f"{run_dir}: training is not finished (checkpoint at step {step} of "
                          f"{total}); finish it by rerunning its `dislab train` command, or "

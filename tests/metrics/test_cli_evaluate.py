@@ -245,3 +245,11 @@ def test_a_result_that_cannot_be_written_is_printed_not_lost(run_dir, capsys):
     err = capsys.readouterr().err
     assert "could not write" in err and "results/mean/mig.json" in err
     assert '"discrete_mig":' in err
+
+
+def test_a_corrupt_train_json_is_refused_with_the_remedy(run_dir, capsys):
+    run_dir, _ = run_dir
+    (run_dir / "results/train.json").write_text('["not", "results"]')
+    assert main(["evaluate", str(run_dir), "--metrics", "mig", "--quiet", *QUICK[:2]]) == 1
+    err = capsys.readouterr().err
+    assert "train.json: holds a JSON list, not an object" in err and "--recompute-results" in err

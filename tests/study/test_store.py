@@ -177,7 +177,7 @@ def test_export_parquet_or_a_clear_error(tmp_path, runs):
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        with pytest.raises(RuntimeError, match="pip install pyarrow"):
+        with pytest.raises(ImportError, match="pip install pyarrow"):
             export(tmp_path, tmp_path / "table.parquet")
     else:
         assert len(pd.read_parquet(export(tmp_path, tmp_path / "t.parquet"))) == 6

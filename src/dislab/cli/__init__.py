@@ -75,26 +75,13 @@ def _from_dislab(err: BaseException) -> bool:
     return type(err).__module__.split(".")[0] == "dislab"
 
 
-def _raised_by_dislab(err: BaseException) -> bool:
-    """Whether ``err`` was raised by a ``raise`` statement in dislab's own code (not by a
-    library it calls, nor by the interpreter in the middle of dislab's code)."""
-    import traceback
-    from pathlib import Path
-
-    frames = traceback.extract_tb(err.__traceback__)
-    if not frames:
-        return False
-    package = Path(__file__).resolve().parents[1]
-    last = frames[-1]
-    return (Path(last.filename).resolve().is_relative_to(package)
-            and (last.line or "").startswith("raise"))
-
-
 def _user_error(err: Exception) -> bool:
-    """A problem with what the user gave or with the machine (one line), not a bug."""
-    if isinstance(err, ValueError | KeyError | OSError):
+    """A problem with what the user gave or with the machine (one line), not a bug: a bad
+    value or name, a file or OS error, a missing optional package, or one of dislab's own
+    runtime errors (a busy directory, a diverged run, a result that could not be written)."""
+    if isinstance(err, ValueError | KeyError | OSError | ImportError):
         return True
-    return isinstance(err, RuntimeError) and (_from_dislab(err) or _raised_by_dislab(err))
+    return isinstance(err, RuntimeError) and _from_dislab(err)
 
 
 def _one_line(err: Exception) -> str:

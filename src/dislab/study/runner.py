@@ -182,7 +182,7 @@ class RayBackend:
         try:
             import ray
         except ImportError:
-            raise RuntimeError("the Ray backend needs ray: pip install 'dislab[ray]'") from None
+            raise ImportError("the Ray backend needs ray: pip install 'dislab[ray]'") from None
         self.ray, self.threads = ray, threads
         self.started = not ray.is_initialized()
         if self.started:

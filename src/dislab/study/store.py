@@ -455,7 +455,7 @@ def export(study_dir: str | Path, path: str | Path, fmt: str | None = None) -> P
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise RuntimeError("Parquet export needs pyarrow (pip install pyarrow); "
+            raise ImportError("Parquet export needs pyarrow (pip install pyarrow); "
                                "use --format csv otherwise") from None
     with Store(study_dir, create=False) as store:
         table = store.table()
