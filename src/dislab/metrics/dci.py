@@ -75,7 +75,7 @@ from dislab.metrics._utils import (
     sample_splits,
     warn,
 )
-from dislab.metrics.registry import MODE, MODES, N_JOBS, Param, register
+from dislab.metrics.registry import MODE, MODES, N_JOBS, TRAIN_TEST_SPLITS, Param, register
 
 INFORMATIVENESS = ("accuracy", "error")
 
@@ -206,9 +206,7 @@ def dci_from_samples(
     sample_sizes=("num_train", "num_test"),
     from_samples=dci_from_samples,
     params={
-        "num_train": Param(10_000, minimum=1),
-        "num_test": Param(5_000, minimum=1),
-        "batch_size": Param(16, minimum=1),
+        **TRAIN_TEST_SPLITS,
         "mode": MODE,
         "n_jobs": N_JOBS,
         "informativeness": Param("accuracy", choices=INFORMATIVENESS),

@@ -44,7 +44,7 @@ from dislab.metrics._utils import (
     sample_splits,
     warn,
 )
-from dislab.metrics.registry import Param, register
+from dislab.metrics.registry import TRAIN_TEST_SPLITS, Param, register
 
 
 def modularity(mutual_information: np.ndarray) -> float:
@@ -112,9 +112,7 @@ def modularity_from_samples(
     sample_sizes=("num_train", "num_test"),
     from_samples=modularity_from_samples,
     params={
-        "num_train": Param(10_000, minimum=1),
-        "num_test": Param(5_000, minimum=1),
-        "batch_size": Param(16, minimum=1),
+        **TRAIN_TEST_SPLITS,
         "num_bins": Param(20, minimum=2),
         "sklearn_defaults": Param("0.20", choices=SKLEARN_DEFAULTS),
     },

@@ -148,6 +148,13 @@ class Param:
 N_JOBS = Param(1, minimum=-1, excluded=(0,))
 #: ``mode``: :data:`MODES`, parity by default.
 MODE = Param("parity", choices=MODES)
+#: The study's train/test draws (10,000 and 5,000 points in chunks of 16), shared by the
+#: metrics that fit on one set and score on another (DCI, modularity, SAP).
+TRAIN_TEST_SPLITS = {
+    "num_train": Param(10_000, minimum=1),
+    "num_test": Param(5_000, minimum=1),
+    "batch_size": Param(16, minimum=1),
+}
 
 
 @dataclass(frozen=True)

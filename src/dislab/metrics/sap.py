@@ -35,7 +35,7 @@ from dislab.metrics._utils import (
     sample_splits,
     warn,
 )
-from dislab.metrics.registry import N_JOBS, Param, register
+from dislab.metrics.registry import N_JOBS, TRAIN_TEST_SPLITS, Param, register
 
 
 def top_two_gap(matrix: np.ndarray) -> float:
@@ -97,9 +97,7 @@ def sap_from_samples(
     sample_sizes=("num_train", "num_test"),
     from_samples=sap_from_samples,
     params={
-        "num_train": Param(10_000, minimum=1),
-        "num_test": Param(5_000, minimum=1),
-        "batch_size": Param(16, minimum=1),
+        **TRAIN_TEST_SPLITS,
         "continuous_factors": Param(False),
         "n_jobs": N_JOBS,
     },
