@@ -28,7 +28,7 @@ ALLOWED = {
     "scoring": {"_io", "data", "metrics", "represent", "rundir"},
     "control": {"data", "metrics", "models", "represent", "rundir"},
     "study": {"_io", "data", "metrics", "models", "represent", "rundir", "scoring", "train"},
-    "analysis": {"_io", "metrics"},
+    "analysis": {"_io", "metrics", "rundir"},
 }
 
 

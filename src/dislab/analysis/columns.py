@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dislab.rundir import REPRESENTATIONS
+
 # The paper's six disentanglement metrics, all on the mean representation, as Locatello et al.
 # (2019) report them.
 METRICS = {
@@ -30,7 +32,7 @@ UNSUPERVISED = {
     "ELBO": "train.elbo",
     "regularizer": "train.regularizer",
     **{f"{label} ({rep})": f"{rep}.unsupervised.{key}"
-       for rep in ("mean", "sampled")
+       for rep in REPRESENTATIONS
        for label, key in (("TC", "gaussian_total_correlation"),
                           ("WD", "gaussian_wasserstein_correlation"),
                           ("MI", "mutual_info_score"))},
