@@ -77,7 +77,7 @@ def test_dlib_stream_seeds():
 
 
 @pytest.mark.parametrize("steps", [40, pytest.param(300, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("model", models.names()[:6])
+@pytest.mark.parametrize("model", [*models.names()[:6], "ada_gvae"])
 def test_every_model_trains_with_falling_loss(tmp_path, model, steps):
     params = {"dlib_step_parity": False} if model == "factor_vae" else {}
     run_dir = train(_config(tmp_path, model=model, hyperparameters=params, steps=steps,
@@ -177,6 +177,82 @@ def test_factor_vae_resume_is_exact(tmp_path):
     _assert_same_state(_checkpoint(reference), _checkpoint(config.run_dir))
     assert _results(reference) == _results(config.run_dir)
     assert _log(config.run_dir)["iteration"].tolist() == [5, 10, 15]
+
+
+WEAK = ("ada_gvae", "ada_ml_vae", "gvae", "ml_vae")
+
+
+@pytest.mark.parametrize("model", WEAK)
+def test_weak_models_train_on_pairs(tmp_path, model):
+    config = _config(tmp_path, model=model, hyperparameters={"beta": 4, "k": -1}, steps=10)
+    results = _results(train(config, data=TinySquares()))
+    assert results["regularizer"] == pytest.approx(4 * results["kl_loss"])
+    assert results["loss"] == pytest.approx(results["reconstruction_loss"]
+                                            + results["regularizer"])
+    assert results["elbo"] == pytest.approx(-(results["reconstruction_loss"]
+                                              + results["kl_loss"]))
+    # the loop encodes 2 x 8 images per step: the reconstruction is per image, not per pair
+    assert 0 < results["reconstruction_loss"] < 64 * 64
+
+
+class _StopAfterPairs(TinySquares):
+    """Pairs draw their factors once per batch: stop at batch ``n + 1``."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.calls, self.n = 0, n
+
+    def sample_factors(self, n, rng):
+        self.calls += 1
+        if self.calls > self.n:
+            raise _Interrupted
+        return super().sample_factors(n, rng)
+
+
+def test_weak_model_resume_is_exact(tmp_path):
+    weak = dict(model="ada_ml_vae", hyperparameters={"beta": 2, "k": 1}, steps=30)
+    reference = train(_config(tmp_path, "ref", **weak), data=TinySquares())
+    config = _config(tmp_path, "resumed", **weak)
+    with pytest.raises(_Interrupted):
+        train(config, data=_StopAfterPairs(12))  # checkpoint at iteration 10
+    assert _checkpoint(config.run_dir)["iteration"] == 10
+    train(config, data=TinySquares())
+    _assert_same_state(_checkpoint(reference), _checkpoint(config.run_dir))
+    assert _results(reference) == _results(config.run_dir)
+
+
+class _OneFactor(TinySquares):
+    all_factor_names, all_factor_sizes, latent_factor_indices = ("x",), (72,), (0,)
+
+
+def test_weak_models_refuse_what_they_cannot_train(tmp_path):
+    with pytest.raises(ValueError, match="k must be -1"):
+        TrainConfig(model="ada_gvae", hyperparameters={"k": 0})
+    with pytest.raises(ValueError, match=r"1\.\.2"):  # TinySquares has 3 factors
+        train(_config(tmp_path, "k3", model="ada_gvae", hyperparameters={"k": 3}),
+              data=TinySquares())
+    with pytest.raises(ValueError, match="at least 2 factors"):
+        train(_config(tmp_path, "one", model="ada_gvae"), data=_OneFactor())
+    with pytest.raises(ValueError, match="num_latent >= the 3 factors"):
+        train(_config(tmp_path, "labels", model="gvae", num_latent=2), data=TinySquares())
+    train(_config(tmp_path, "adaptive", model="ada_gvae", num_latent=2, steps=2),
+          data=TinySquares())  # the adaptive variants need no latent per factor
+
+
+def test_cli_trains_a_weak_model(tmp_path, monkeypatch, capsys):
+    import dislab.data
+
+    monkeypatch.setattr(dislab.data, "get", lambda name, source, root: TinySquares())
+    out = tmp_path / "weak"
+    argv = ["train", "--model", "ada_gvae", "--beta", "4", "--k", "-1", "--dataset",
+            "tiny_squares", "--steps", "4", "--batch-size", "8", "--eval-samples", "8",
+            "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "ada_gvae" and config["hyperparameters"] == {"beta": 4.0, "k": -1}
+    capsys.readouterr()
+    assert main([*argv[:6], "0", *argv[7:-3], "--out", str(tmp_path / "k0"), "--quiet"]) == 1
+    assert "k must be -1" in capsys.readouterr().err
 
 
 _KILLED_SCRIPT = textwrap.dedent("""

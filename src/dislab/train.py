@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -43,6 +44,7 @@ from tqdm.auto import tqdm
 from dislab import __version__, models, rundir
 from dislab import data as datasets
 from dislab._io import atomic_path, write_json
+from dislab.data import pairs
 from dislab.data.base import GroundTruthData
 from dislab.rundir import (
     CHECKPOINT_FILE,
@@ -191,9 +193,20 @@ class _Run:
         self.data_rng.set_state(("MT19937", rng["keys"].numpy().astype(np.uint32), rng["pos"],
                                  rng["has_gauss"], rng["cached_gaussian"]))
 
-    def step(self, x: torch.Tensor, global_step: int) -> dict[str, torch.Tensor]:
+    def draw(self, data: GroundTruthData, n: int, rng: np.random.RandomState,
+             device: torch.device):
+        """``(x, posterior)``: a batch of ``n`` images, or for a pair objective ``n`` pairs
+        stacked as ``[x1; x2]`` with the objective's posterior hook bound to their labels."""
+        if not self.objective.trains_on_pairs:
+            return to_images(data.sample_observations(n, rng), device), None
+        x1, x2, labels = pairs.sample_pairs(data, n, rng, self.objective.k)
+        labels = torch.from_numpy(labels).to(device)
+        return (to_images(np.concatenate([x1, x2]), device),
+                functools.partial(self.objective.posterior, labels=labels))
+
+    def step(self, x: torch.Tensor, global_step: int, posterior=None) -> dict[str, torch.Tensor]:
         """One simultaneous update of the VAE (and the objective's own parameters)."""
-        out = self.vae(x, self.noise)
+        out = self.vae(x, self.noise, posterior)
         terms = self.objective(out, global_step, self.noise)
         self.optimizer.zero_grad(set_to_none=True)
         if self.aux_optimizer is not None:  # both gradients at the pre-update parameters
@@ -296,6 +309,8 @@ def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = N
         torch.set_num_threads(config.threads)
     device = rundir.resolve_device(config.device)
     run = _Run(config, int(data.observation_shape[2]), device)
+    if run.objective.trains_on_pairs:
+        _check_pair_objective(run.objective, config, data)
     record = _run_record(config, data, run.objective)
     rundir.write_or_check_config(run_dir, record)
     with rundir.lock(run_dir):
@@ -314,6 +329,17 @@ def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = N
         write_json(run_dir / TRAIN_RESULTS_FILE, results)
         rundir.mark_stale_results(run_dir, results["global_step"])
     return run_dir
+
+
+def _check_pair_objective(objective: models.objectives.Objective, config: TrainConfig,
+                          data: GroundTruthData) -> None:
+    """A weak model needs a dataset with at least 2 factors, ``k`` in range and, for a label
+    variant, a latent dimension per factor."""
+    pairs.check_k(objective.k, data.num_factors, getattr(data, "name", "") or config.dataset)
+    if objective.uses_labels and config.num_latent < data.num_factors:
+        raise ValueError(f"{config.model} keeps the latent dimension of the changed factor's "
+                         f"index, so it needs num_latent >= the {data.num_factors} factors of "
+                         f"{config.dataset}; got num_latent = {config.num_latent}")
 
 
 def _finished(run_dir: Path, recompute_results: bool) -> bool:
@@ -369,9 +395,9 @@ def _train_loop(run: _Run, config: TrainConfig, data: GroundTruthData, resolved:
     run.vae.train()
     while run.iteration < iterations:
         tick = time.perf_counter()
-        x = to_images(data.sample_observations(config.batch_size, run.data_rng), device)
+        x, posterior = run.draw(data, config.batch_size, run.data_rng, device)
         data_time += time.perf_counter() - tick
-        report = run.step(x, run.iteration * spi)
+        report = run.step(x, run.iteration * spi, posterior)
         values = dict(zip(report, torch.stack(list(report.values())).tolist()))
         if not all(math.isfinite(v) for v in values.values()):
             bar.close()
@@ -386,7 +412,7 @@ def _train_loop(run: _Run, config: TrainConfig, data: GroundTruthData, resolved:
             run.elapsed += seconds
             log.append({"iteration": run.iteration, "global_step": run.iteration * spi,
                         **{k: v / count for k, v in sums.items()},
-                        "images_per_second": count * config.batch_size / seconds,
+                        "images_per_second": count * len(x) / seconds,
                         "data_time_share": data_time / seconds})
             bar.set_postfix(loss=f"{sums['loss'] / count:.2f}")
             sums, count, data_time, window_start = {}, 0, 0.0, time.perf_counter()
@@ -408,8 +434,8 @@ def evaluate(run: _Run, config: TrainConfig, data: GroundTruthData, resolved: di
     run.vae.eval()
     for start in range(0, config.eval_samples, config.batch_size):
         n = min(config.batch_size, config.eval_samples - start)
-        x = to_images(data.sample_observations(n, rng), device)
-        out = run.vae(x, noise)
+        x, posterior = run.draw(data, n, rng, device)
+        out = run.vae(x, noise, posterior)
         report = _report(out, run.objective(out, global_step, noise))
         for k, v in report.items():
             sums[k] = sums.get(k, 0.0) + float(v) * n

@@ -10,7 +10,8 @@ Each analysis takes the study DataFrame (:func:`dislab.study.load`), returns its
 a DataFrame (with ``plot=True``: ``(frame, matplotlib Figure)``) and raises
 :class:`NotEnoughData` when the study lacks what it needs. Column names are in
 :mod:`dislab.analysis.columns`. The control experiments (random rotations of learned
-representations, the impossibility theorem) are in :mod:`dislab.control`.
+representations, the impossibility theorem) are in :mod:`dislab.control`. The findings of the
+weakly-supervised study (Locatello et al., ICML 2020) are in :mod:`dislab.analysis.weak`.
 """
 
 from dislab.analysis.columns import NotEnoughData
@@ -19,7 +20,7 @@ from dislab.analysis.correlation import (
     metric_agreement,
     unsupervised_vs_metrics,
 )
-from dislab.analysis.report import SECTIONS, write_report
+from dislab.analysis.report import SECTIONS, WEAK_SECTIONS, write_report
 from dislab.analysis.scores import (
     decorrelation,
     hyperparameter_effect,
@@ -27,17 +28,21 @@ from dislab.analysis.scores import (
     seed_variation,
 )
 from dislab.analysis.transfer import selection_transfer
+from dislab.analysis.weak import elbo_selection, weak_vs_unsupervised
 
 __all__ = [
     "SECTIONS",
+    "WEAK_SECTIONS",
     "NotEnoughData",
     "decorrelation",
     "downstream_vs_metrics",
+    "elbo_selection",
     "hyperparameter_effect",
     "metric_agreement",
     "metric_distributions",
     "seed_variation",
     "selection_transfer",
     "unsupervised_vs_metrics",
+    "weak_vs_unsupervised",
     "write_report",
 ]

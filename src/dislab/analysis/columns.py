@@ -73,7 +73,16 @@ REGULARIZATION = {
     "dip_vae_i": "lambda_od",
     "dip_vae_ii": "lambda_od",
     "annealed_vae": "c_max",
+    # the weakly-supervised models (Locatello et al. 2020): the KL weight; k is the supervision
+    "ada_gvae": "beta",
+    "ada_ml_vae": "beta",
+    "gvae": "beta",
+    "ml_vae": "beta",
 }
+
+# The weakly-supervised models (Locatello et al., ICML 2020), trained on pairs of observations;
+# every other model of a study table counts as unsupervised.
+WEAK_MODELS = ("ada_gvae", "ada_ml_vae", "gvae", "ml_vae")
 
 GROUP = ["dataset", "model"]
 
@@ -102,6 +111,25 @@ def swept_columns(table: pd.DataFrame) -> list[str]:
     """The hyperparameter columns: those between ``model`` and ``seed``."""
     columns = list(table.columns)
     return columns[columns.index("model") + 1:columns.index("seed")]
+
+
+def is_weak(table: pd.DataFrame) -> pd.Series:
+    """Whether each run's model is weakly supervised (:data:`WEAK_MODELS`)."""
+    return table["model"].isin(WEAK_MODELS)
+
+
+def combine(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Several study tables as one (e.g. a weakly-supervised study and its unsupervised
+    baseline): rows stacked, with every table's hyperparameter columns (those between
+    ``model`` and ``seed``) kept between ``model`` and ``seed``. ``model_num`` is each run's
+    number in its own study."""
+    if len(tables) == 1:
+        return tables[0]
+    frame = pd.concat(tables, ignore_index=True, sort=False)
+    swept = list(dict.fromkeys(c for t in tables for c in swept_columns(t)))
+    head = [c for c in frame.columns[:list(frame.columns).index("model") + 1] if c not in swept]
+    rest = [c for c in frame.columns if c not in head and c not in swept]
+    return frame[head + swept + rest]
 
 
 def regularization_strength(table: pd.DataFrame) -> pd.Series:

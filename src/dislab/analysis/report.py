@@ -7,6 +7,11 @@ CSV) and the paper's stated finding, and whether the study agrees.
 
 The report is static (relative links only) and readable from the file system. An analysis
 that needs more data than the study has (:class:`NotEnoughData`) says so in its section.
+
+When the table holds weakly-supervised runs (:data:`~dislab.analysis.columns.WEAK_MODELS`),
+sections 1-7 (the unsupervised study's findings) use its unsupervised runs only, and the
+sections of :data:`WEAK_SECTIONS` (:mod:`dislab.analysis.weak`) follow; without weakly-supervised
+runs there are no such sections.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dislab._io import atomic_path
-from dislab.analysis import correlation, scores, transfer, verdicts
+from dislab.analysis import correlation, scores, transfer, verdicts, weak
 from dislab.analysis.columns import NotEnoughData
 from dislab.analysis.stats import NUM_RESAMPLES
 
@@ -31,8 +36,9 @@ class Section:
     key: str  # file stem of its figure and table
     title: str
     analysis: Callable[..., tuple[pd.DataFrame, Figure]]  # called with plot=True
-    finding: str  # the paper's stated finding (Locatello et al. 2019)
+    finding: str  # the paper's stated finding (Locatello et al. 2019, or 2020 for the weak ones)
     verdict: Callable[[pd.DataFrame], verdicts.Verdict]
+    rule: str = ""  # how the verdict is decided, in one line (shown when given)
 
 
 SECTIONS = (
@@ -79,6 +85,25 @@ SECTIONS = (
             verdicts.downstream_vs_metrics),
 )
 
+# The weakly-supervised study's findings (Locatello et al., ICML 2020): only for tables with
+# weakly-supervised runs.
+WEAK_SECTIONS = (
+    Section("weak_vs_unsupervised",
+            "W1. Weakly-supervised vs unsupervised models: disentanglement",
+            weak.weak_vs_unsupervised,
+            "Weakly-supervised models (Ada-GVAE, Ada-ML-VAE), trained on pairs of observations "
+            "that share some factors, are far more disentangled than the unsupervised ones, "
+            "consistently across data sets and metrics.",
+            weak.more_disentangled_verdict, weak.MORE_DISENTANGLED_RULE),
+    Section("weak_elbo_selection",
+            "W2. With weak supervision, the ELBO selects disentangled models",
+            weak.elbo_selection,
+            "Unlike in the unsupervised setting, the ELBO (and the reconstruction error) of "
+            "the weakly-supervised models correlates with the disentanglement metrics, so it "
+            "can select hyperparameters without labels.",
+            weak.elbo_selection_verdict, weak.ELBO_SELECTION_RULE),
+)
+
 _STYLE = """
 body { font-family: sans-serif; max-width: 1200px; margin: auto; padding: 1em; }
 table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0; }
@@ -94,16 +119,24 @@ _VERDICT = {True: ("agrees", "Agrees"), False: ("disagrees", "Disagrees"),
 def write_report(table: pd.DataFrame, out: str | Path, *, title: str = "study",
                  seed: int = 0, num_resamples: int = NUM_RESAMPLES,
                  extra: dict[str, tuple[str, pd.DataFrame]] | None = None) -> Path:
-    """Run every analysis of :data:`SECTIONS` on the study ``table`` and write
+    """Run every analysis of :data:`SECTIONS` on the study ``table`` (and of
+    :data:`WEAK_SECTIONS` when it holds weakly-supervised runs) and write
     ``out/index.html``, ``out/figures/*.png`` and ``out/tables/*.csv``; returns the index
     path. ``seed`` and ``num_resamples`` go to the analyses that bootstrap or simulate.
     ``extra`` maps section titles to ``(text, table)`` (e.g. the control experiments of
     :mod:`dislab.control`), each written as a section of its own."""
     out = Path(out)
+    options = {"seed": seed, "num_resamples": num_resamples}
     parts = [f"<h1>dislab report: {html.escape(title)}</h1>", _summary(table, out)]
+    with_weak = weak.has_weak_runs(table)
+    unsupervised = weak.unsupervised_only(table) if with_weak else table
+    if with_weak:
+        parts.append(f"<p>Sections 1-7 use the {len(unsupervised)} unsupervised run(s) only; "
+                     "the weakly-supervised runs are compared with them in sections W1-W2.</p>")
     for section in SECTIONS:
-        parts.append(_section(section, table, out,
-                              {"seed": seed, "num_resamples": num_resamples}))
+        parts.append(_section(section, unsupervised, out, options))
+    for section in WEAK_SECTIONS if with_weak else ():
+        parts.append(_section(section, table, out, options))
     for key, (text, frame) in (extra or {}).items():
         parts.append(f"<h2>{html.escape(key)}</h2><p>{html.escape(text)}</p>"
                      + _table(frame, out, _slug(key)))
@@ -155,6 +188,8 @@ def _section(section: Section, table: pd.DataFrame, out: Path, options: dict) ->
     figure_path = out / "figures" / f"{section.key}.png"
     with atomic_path(figure_path) as tmp:
         figure.savefig(tmp, dpi=90, format="png")
+    if section.rule:
+        head += f"<p class='rule'><b>How this is decided:</b> {html.escape(section.rule)}</p>"
     return (head + f"<p class='{css}'><b>This study: {word}.</b> {html.escape(statistic)}</p>"
             f"<img src='figures/{section.key}.png' alt='{html.escape(section.title)}'>"
             + _table(result, out, section.key))
@@ -183,4 +218,4 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_") or "table"
 
 
-__all__ = ["SECTIONS", "Section", "summary", "write_report"]
+__all__ = ["SECTIONS", "WEAK_SECTIONS", "Section", "summary", "write_report"]

@@ -2,6 +2,7 @@
 
     dislab report out/quick --out out/quick/report       # then open report/index.html
     dislab report out/quick --control 2                   # + the rotation experiments on 2 runs
+    dislab report out/weak out/paper --out report/        # several studies as one table
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ def register(subparsers) -> None:
         "report", help="figures, tables and an HTML report of a study",
         description="Run the analyses of Locatello et al. (ICML 2019) on a study's results "
                     "and write index.html with every figure (PNG) and table (CSV).")
-    p.add_argument("study_dir", help="study directory (holds results.sqlite)")
-    p.add_argument("--out", default=None, help="report directory (default: STUDY_DIR/report)")
+    p.add_argument("study_dir", nargs="+",
+                   help="study directory (holds results.sqlite); several are analysed as one "
+                        "table, e.g. a weakly-supervised study and its unsupervised baseline")
+    p.add_argument("--out", default=None,
+                   help="report directory (default: the first STUDY_DIR/report)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the bootstrap and Monte Carlo draws (default 0)")
     p.add_argument("--resamples", type=int, default=1000,
@@ -36,10 +40,12 @@ def register(subparsers) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from dislab import study
+    from dislab.analysis.columns import combine
     from dislab.analysis.report import write_report
 
-    table = study.load(args.study_dir)
-    out = Path(args.out) if args.out else Path(args.study_dir) / "report"
+    table = combine([study.load(d) for d in args.study_dir])
+    first = Path(args.study_dir[0])
+    out = Path(args.out) if args.out else first / "report"
     extra = {}
     if args.control < 0 or args.resamples < 1:
         raise ValueError("--control must be >= 0 and --resamples >= 1")
@@ -49,7 +55,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         result = control.study_control(table, num_runs=args.control, seed=args.seed)
         extra["Control: entangled representations"] = (
             CONTROL_TEXT + " This study: " + control.summarize(result), result)
-    index = write_report(table, out, title=Path(args.study_dir).resolve().name,
+    title = " + ".join(Path(d).resolve().name for d in args.study_dir)
+    index = write_report(table, out, title=title,
                          seed=args.seed, num_resamples=args.resamples, extra=extra)
     print(index)
     return 0

@@ -10,6 +10,7 @@ sources and the data root.
 
 from dislab.data import registry as _registry
 from dislab.data.base import ArrayData, GroundTruthData, StateSpace, make_rng, randint
+from dislab.data.pairs import check_k, sample_pair_factors, sample_pairs
 from dislab.data.registry import (
     DatasetInfo,
     DatasetNotFoundError,
@@ -35,6 +36,7 @@ __all__ = [
     "DatasetNotFoundError",
     "GroundTruthData",
     "StateSpace",
+    "check_k",
     "data_root",
     "get",
     "info",
@@ -43,5 +45,7 @@ __all__ = [
     "official_available",
     "randint",
     "register",
+    "sample_pair_factors",
+    "sample_pairs",
 ]
 del _registry

@@ -1,8 +1,10 @@
-"""Models of the study: the Gaussian-encoder VAE and the six objectives, by the study's names.
+"""Models of the study: the Gaussian-encoder VAE and the six objectives, by the study's names,
+and the four weakly-supervised objectives of the follow-up study (:mod:`dislab.models.weak`).
 
 >>> from dislab import models
 >>> models.names()
-['beta_vae', 'annealed_vae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii', 'beta_tc_vae', 'dip_vae']
+['beta_vae', 'annealed_vae', 'factor_vae', 'dip_vae_i', 'dip_vae_ii', 'beta_tc_vae', 'dip_vae',
+ 'ada_gvae', 'ada_ml_vae', 'gvae', 'ml_vae']
 >>> models.hyperparameters("dip_vae_ii")
 {'lambda_od': 1.0, 'lambda_d_factor': 1.0}
 >>> vae = models.build_vae(num_channels=1, num_latent=10, seed=0)
@@ -12,7 +14,8 @@ Defaults are dlib's fixed values and, for the swept hyperparameter, the first va
 study's sweep (dlib ``config/unsupervised_study_v1/sweep.py``): beta_vae beta 1 (the plain
 VAE), factor_vae gamma 10, dip_vae_i lambda_od 1 (lambda_d_factor 10), dip_vae_ii lambda_od 1
 (lambda_d_factor 1), beta_tc_vae beta 1, annealed_vae c_max 5 (gamma 1000,
-iteration_threshold 100,000).
+iteration_threshold 100,000). The weak models take ``beta`` (default 1) and ``k`` (factors
+changed per pair: default 1, -1 for random in 1..F-1).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 import torch
 
-from dislab.models import objectives
+from dislab.models import objectives, weak
 from dislab.models.architectures import (
     DECODERS,
     ENCODERS,
@@ -44,11 +47,18 @@ _MODELS: dict[str, tuple[type[objectives.Objective], dict[str, Any], dict[str, A
     "beta_tc_vae": (objectives.BetaTCVAE, {"beta": 1.0}, {}),
     "dip_vae": (objectives.DIPVAE, {"lambda_od": 1.0, "lambda_d_factor": 10.0, "dip_type": "i"},
                 {}),
+    # weak supervision (Locatello et al. 2020): trained on pairs, k factors changed per pair
+    "ada_gvae": (weak.WeakVAE, {"beta": 1.0, "k": 1}, {"aggregation": "gvae", "adaptive": True}),
+    "ada_ml_vae": (weak.WeakVAE, {"beta": 1.0, "k": 1},
+                   {"aggregation": "ml_vae", "adaptive": True}),
+    "gvae": (weak.WeakVAE, {"beta": 1.0, "k": 1}, {"aggregation": "gvae", "adaptive": False}),
+    "ml_vae": (weak.WeakVAE, {"beta": 1.0, "k": 1}, {"aggregation": "ml_vae", "adaptive": False}),
 }
 
 
 def names() -> list[str]:
-    """Model names (the study's six, then the generic ``dip_vae`` with ``dip_type``)."""
+    """Model names (the study's six, the generic ``dip_vae`` with ``dip_type``, then the four
+    weakly-supervised ones)."""
     return list(_MODELS)
 
 

@@ -53,6 +53,16 @@ class Objective(nn.Module):
     """
 
     steps_per_iteration: int = 1
+    #: Whether it trains on pairs of observations (weak supervision,
+    #: :mod:`dislab.models.weak`): the loop then draws pairs (``k`` factors changed, see
+    #: :mod:`dislab.data.pairs`), encodes ``[x1; x2]`` and hands the posteriors and the pairs'
+    #: labels to :meth:`posterior` before sampling the codes.
+    trains_on_pairs: bool = False
+
+    def posterior(self, mu: torch.Tensor, logvar: torch.Tensor, labels: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The posteriors the codes are drawn from (pair objectives only)."""
+        raise NotImplementedError
 
     def regularizer(self, out: VAEOutput, global_step: int, generator) -> Terms:
         raise NotImplementedError

@@ -82,8 +82,14 @@ class GaussianEncoderVAE(nn.Module):
         """Bernoulli logits of the images for codes ``z``."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None) -> VAEOutput:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None,
+                posterior=None) -> VAEOutput:
+        """``posterior(mu, logvar) -> (mu, logvar)``, when given, changes the encoder's
+        posteriors before the codes are drawn (weak supervision averages those of pairs); the
+        output's ``mu``, ``logvar`` and KL are then those of the changed posteriors."""
         mu, logvar = self.encoder(x)
+        if posterior is not None:
+            mu, logvar = posterior(mu, logvar)
         z = sample_from_latent(mu, logvar, generator)
         logits = self.decoder(z)
         return VAEOutput(

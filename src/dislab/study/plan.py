@@ -60,7 +60,9 @@ def load_report(before: float | None, after: float | None, cpus: int) -> dict[st
 def step_times(rows: list[dict[str, Any]], batch_size: int, warmup: int = 0) -> list[float]:
     """Seconds per global step of each row of a ``train_log.csv`` whose iteration is past
     ``warmup`` (a row averages the iterations since the one before: ``batch_size /
-    images_per_second`` seconds each, over ``global_step / iteration`` global steps)."""
+    images_per_second`` seconds each, over ``global_step / iteration`` global steps).
+    ``batch_size`` counts the images of one iteration (twice the batch for a model trained
+    on pairs)."""
     times = []
     for row in rows:
         iteration, global_step = int(row["iteration"]), int(row["global_step"])
@@ -142,8 +144,11 @@ def estimate(spec, scales: tuple[float, float] = (0.02, 0.05), threads: int | No
     data = dataset(run.dataset, "procedural" if procedural else run.source,
                    run.train.get("data_root"))
     full = TrainConfig.from_dict(train_config(run, "unused", threads=threads))
-    spi = models.make_objective(full.model, full.hyperparameters,
-                                full.num_latent).steps_per_iteration
+    objective = models.make_objective(full.model, full.hyperparameters, full.num_latent)
+    spi = objective.steps_per_iteration
+    # the images of one iteration, as the log's images_per_second counts them: a
+    # weakly-supervised model's batch is batch_size pairs
+    images = full.batch_size * (2 if getattr(objective, "trains_on_pairs", False) else 1)
     torch_threads = torch.get_num_threads()
     try:
         with tempfile.TemporaryDirectory(prefix="dislab-plan-") as tmp:
@@ -160,12 +165,12 @@ def estimate(spec, scales: tuple[float, float] = (0.02, 0.05), threads: int | No
                     return run_dir, list(csv.DictReader(f)), wall
 
             run_dir, rows, wall = timed_run("probe", warmup + min_steps)
-            times = step_times(rows, full.batch_size, warmup)
+            times = step_times(rows, images, warmup)
             if sum(times) < target_seconds:
                 more = math.ceil(target_seconds / statistics.median(times))
                 run_dir, rows, wall = timed_run(
                     "steady", warmup + min(max_steps, max(min_steps, more // spi)))
-                times = step_times(rows, full.batch_size, warmup)
+                times = step_times(rows, images, warmup)
             step = statistics.median(times)
             iteration = step * spi
             overhead = max(0.0, wall - iteration * len(rows))
