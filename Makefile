@@ -43,6 +43,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(FAST_MALLOC) $(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_pairs.py
 	$(FAST_MALLOC) $(PY) benchmarks/bench_train.py --threads 1
 	$(FAST_MALLOC) $(PY) benchmarks/bench_metrics.py --scale 0.1
 	$(PY) benchmarks/bench_gbt.py --sizes 1000

@@ -39,6 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
 MODELS = ("beta_vae", "annealed_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae")
+WEAK_MODELS = ("ada_gvae", "ada_ml_vae")  # a step is BATCH pairs: 2 x BATCH images
 STUB = Path("/work/benchenv-train/torchvision-stub")
 
 
@@ -109,27 +110,28 @@ def _time_steps(step, steps: int) -> float:
 def worker_dislab(model: str, threads: int, steps: int, warmup: int) -> dict:
     import numpy as np
 
-    _setup(threads)
+    torch = _setup(threads)
     data = _dataset()
     run = _dislab_run(model, {"dlib_step_parity": False} if model == "factor_vae" else {})
     data_time = [0.0]
+    cpu = torch.device("cpu")
 
-    def step():
+    def step():  # a weak model draws BATCH pairs: 2 x BATCH images
         tick = time.perf_counter()
-        x = _images(data.sample_observations(BATCH, run.data_rng))
+        x, posterior = run.draw(data, BATCH, run.data_rng, cpu)
         data_time[0] += time.perf_counter() - tick
-        run.step(x, run.iteration)
+        run.step(x, run.iteration, posterior)
         run.iteration += 1
 
-    x = _images(data.sample_observations(BATCH, np.random.RandomState(1)))
-    flops = count_flops(lambda: run.step(x, 0))
+    x, posterior = run.draw(data, BATCH, np.random.RandomState(1), cpu)
+    flops = count_flops(lambda: run.step(x, 0, posterior))
     _time_steps(step, warmup)
     data_time[0] = 0.0
     load_before = os.getloadavg()[0]
     seconds = _time_steps(step, steps)
     return {
         "model": model, "threads": threads, "steps": steps,
-        "images_per_s": steps * BATCH / seconds, "step_ms": 1000 * seconds / steps,
+        "images_per_s": steps * len(x) / seconds, "step_ms": 1000 * seconds / steps,
         "data_ms": 1000 * data_time[0] / steps, "flops_per_step": flops,
         "gflops": flops * steps / seconds / 1e9,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -257,7 +259,8 @@ def _spawn(python: str, args: list[str], threads: int, options: list[str],
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--models", nargs="+", default=list(MODELS),
+                   help=f"models to time (also {', '.join(WEAK_MODELS)})")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--block", type=int, default=3, help="steps per interleaved block (disent)")

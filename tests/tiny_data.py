@@ -2,7 +2,8 @@
 
 - ``TinySquares``: white squares on black, 64x64; factors size (2: 8 or 16 px), x (6), y (6)
   -> 72 images, pixel values {0, 1} (model and training tests);
-- ``Bars``: 8x8 bars whose row and brightness are the factors (CLI and preview tests).
+- ``Bars``: 8x8 bars whose row and brightness are the factors (CLI and preview tests);
+- ``SquaresXY``: a 16-px square at 6 x 6 positions, two factors (weak-supervision training).
 """
 
 from __future__ import annotations
@@ -49,3 +50,21 @@ class Bars(ArrayData):
         for i, (r, level) in enumerate(np.ndindex(3, 4)):
             images[i, 2 * r:2 * r + 2] = 60 * (level + 1)
         super().__init__(images)
+
+
+class SquaresXY(ArrayData):
+    """A 16-px white square on black, 64x64, at 6 x 6 positions: two factors, x and y."""
+
+    name = "squares_xy"
+    all_factor_names = ("x", "y")
+    all_factor_sizes = (6, 6)
+    latent_factor_indices = (0, 1)
+    observation_shape = (64, 64, 1)
+    pixel_scale = 1.0
+
+    def __init__(self):
+        images = np.zeros((6, 6, 64, 64, 1), dtype=np.uint8)
+        for x in range(6):
+            for y in range(6):
+                images[x, y, 8 * y:8 * y + 16, 8 * x:8 * x + 16] = 1
+        super().__init__(images.reshape(36, 64, 64, 1))
