@@ -11,10 +11,11 @@ from dislab.train import TrainConfig, train
 from tests.tiny_data import TinySquares
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    config = TrainConfig(steps=5, batch_size=8, eval_samples=8, progress=False,
-                         dataset="tiny_squares", run_dir=str(tmp_path_factory.mktemp("rep")))
+@pytest.fixture(scope="module", params=["beta_vae", "ada_gvae"])  # weak runs: the same
+def run_dir(tmp_path_factory, request):
+    config = TrainConfig(model=request.param, steps=5, batch_size=8, eval_samples=8,
+                         progress=False, dataset="tiny_squares",
+                         run_dir=str(tmp_path_factory.mktemp("rep")))
     return train(config, data=TinySquares())
 
 

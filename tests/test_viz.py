@@ -53,9 +53,10 @@ def test_plot_kl_leaves_matplotlib_backend_alone(tmp_path):
     assert Image.open(path).format == "PNG" and Image.open(path).size == (400, 300)
 
 
-def test_visualize_writes_every_picture(tmp_path, monkeypatch):
-    config = TrainConfig(steps=3, batch_size=8, eval_samples=8, progress=False, num_latent=3,
-                         dataset="tiny_squares", run_dir=str(tmp_path / "run"))
+@pytest.mark.parametrize("model", ["beta_vae", "ada_gvae"])  # a weak model's run: the same
+def test_visualize_writes_every_picture(tmp_path, monkeypatch, model):
+    config = TrainConfig(model=model, steps=3, batch_size=8, eval_samples=8, progress=False,
+                         num_latent=3, dataset="tiny_squares", run_dir=str(tmp_path / "run"))
     run_dir = train(config, data=TinySquares())
     out = viz.visualize(run_dir, tmp_path / "viz", num_animations=1, num_frames=4,
                         num_points=50, data=TinySquares())
