@@ -18,16 +18,18 @@ PACKAGE = Path(dislab.__file__).parent
 # layer -> the dislab layers it may import (besides itself and the package root's __version__)
 ALLOWED = {
     "_io": set(),
+    "_runtime": set(),
     "data": {"_io"},
     "models": set(),
     "metrics": {"data"},
     "rundir": {"_io"},
-    "train": {"_io", "data", "models", "rundir"},
-    "represent": {"models", "rundir"},
+    "train": {"_io", "_runtime", "data", "models", "rundir"},
+    "represent": {"_runtime", "models", "rundir"},
     "viz": {"data", "models", "represent", "rundir"},
     "scoring": {"_io", "data", "metrics", "represent", "rundir"},
     "control": {"data", "metrics", "models", "represent", "rundir"},
-    "study": {"_io", "data", "metrics", "models", "represent", "rundir", "scoring", "train"},
+    "study": {"_io", "_runtime", "data", "metrics", "models", "represent", "rundir", "scoring",
+              "train"},
     "analysis": {"_io", "metrics", "rundir"},
 }
 

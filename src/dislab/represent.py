@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from dislab import models
+from dislab._runtime import flush_denormals
 from dislab.models.vae import GaussianEncoderVAE
 from dislab.rundir import (
     CHECKPOINT_FILE,
@@ -70,6 +71,7 @@ class Representation:
         self.device = torch.device(device)
         self.num_latent = vae.encoder.means.out_features
         self.generator = torch.Generator(self.device).manual_seed(seed)
+        flush_denormals()  # encoding a long-trained model's subnormals is slow (dislab._runtime)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.head(self.features(x))

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 from dislab import __version__, models, rundir
 from dislab import data as datasets
 from dislab._io import atomic_path, write_json
+from dislab._runtime import flush_denormals
 from dislab.data import pairs
 from dislab.data.base import GroundTruthData
 from dislab.rundir import (
@@ -302,6 +303,7 @@ def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = N
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
+    flush_denormals()  # a long run's subnormal weights would slow every step (dislab._runtime)
     run_dir = Path(config.run_dir)
     if data is None:
         data = datasets.get(config.dataset, source=config.source, root=config.data_root)

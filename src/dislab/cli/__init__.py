@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     Ctrl-C says how to continue and exits with 130. Anything else is a bug in dislab and
     keeps its traceback, as does everything with ``--debug``.
     """
+    from dislab._runtime import configure_malloc
+
+    configure_malloc()  # what `make` sets in the environment, for a command typed in a shell
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -50,6 +50,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from dislab._io import exclusive
+from dislab._runtime import configure_process
 from dislab.study import spec as study_spec
 from dislab.study.spec import RunSpec, StudySpec
 from dislab.study.store import Store
@@ -116,6 +117,7 @@ def _watch_parent(parent: int) -> None:
 def _init_worker(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    configure_process()
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
 

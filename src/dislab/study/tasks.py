@@ -61,9 +61,11 @@ def execute(run: RunSpec, run_dir: str | Path, device: str | None = None,
     ``scores`` as ``[(representation, metric, key, value), ...]`` (training results under
     representation ``""``, metric ``"train"``). Exceptions propagate."""
     from dislab import rundir
+    from dislab._runtime import configure_process
     from dislab.scoring import score_run
     from dislab.train import TrainConfig, train
 
+    configure_process()  # a Ray worker starts no other way
     start = time.perf_counter()
     config = TrainConfig.from_dict(train_config(run, run_dir, device, threads))
     data = dataset(run.dataset, run.source, config.data_root)
