@@ -79,8 +79,8 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Names of the options whose values differ (execution-only options ignored)."""
     keys = (set(old) | set(new)) - set(EXECUTION_OPTIONS) - {"resolved"}
     diff = sorted(k for k in keys if old.get(k) != new.get(k))
-    for k in ("dataset_source", "observation_shape"):
-        if old.get("resolved", {}).get(k) != new["resolved"][k]:
+    for k in ("dataset_source", "observation_shape", "precision"):
+        if old.get("resolved", {}).get(k) != new["resolved"][k] and k not in diff:
             diff.append(k)
     return diff
 
@@ -176,6 +176,8 @@ def _read_json_object(path: Path, remedy: str) -> dict[str, Any]:
     return record
 
 
+#: The entries of ``results/train.json`` that are text, not numbers.
+TRAIN_RESULTS_TEXT = ("precision",)
 TRAIN_RESULTS_REMEDY = ("the checkpoint is kept: rerun with --recompute-results (dislab "
                         "train) or --retry-failed (dislab study run) to recompute it")
 
@@ -189,8 +191,8 @@ def read_train_results(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``results/train.json``: the final loss terms, every value a number."""
     path = Path(run_dir) / TRAIN_RESULTS_FILE
     record = _read_json_object(path, TRAIN_RESULTS_REMEDY)
-    wrong = sorted(k for k, v in record.items()
-                   if isinstance(v, bool) or not isinstance(v, int | float))
+    wrong = sorted(k for k, v in record.items() if k not in TRAIN_RESULTS_TEXT
+                   and (isinstance(v, bool) or not isinstance(v, int | float)))
     if wrong or "global_step" not in record:
         problem = (f"non-numeric values for {', '.join(wrong)}" if wrong
                    else "no 'global_step' entry")
@@ -254,10 +256,61 @@ def resolve_device(device: str):
     return torch.device(device)
 
 
+#: ``TrainConfig.precision``: ``fp32`` (the study's numerics), ``bf16`` (autocast) or ``auto``.
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def native_bf16(device) -> bool:
+    """Whether ``device`` computes bf16 natively: a CUDA GPU that torch says supports it, or a
+    CPU with AMX-BF16 or AVX512-BF16 (``torch.cpu.get_capabilities()``)."""
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
+    return bool(capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"))
+
+
+def resolve_precision(precision: str, device) -> str:
+    """``fp32`` or ``bf16`` for ``precision`` on ``device``: ``auto`` is bf16 where the device
+    has it natively, else fp32; ``bf16`` without native support is a ``ValueError`` (emulated
+    bf16 is slower than fp32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return "fp32"
+    if native_bf16(device):
+        return "bf16"
+    if precision == "auto":
+        return "fp32"
+    raise ValueError(f"precision bf16 needs native bf16 (a CPU with AMX or AVX512-BF16, or a "
+                     f"CUDA GPU that supports it), which this {device.type} lacks; use "
+                     "precision auto (bf16 where native, else fp32) or fp32")
+
+
 def to_images(batch, device):
-    """NHWC numpy images -> NCHW tensor with channels-last memory (no copy on CPU)."""
+    """NHWC numpy images -> float32 NCHW tensor on ``device`` with channels-last memory.
+
+    The NHWC array (made C-contiguous float32 first; no copy when it already is) is moved
+    as it is and then viewed as NCHW by ``permute(0, 3, 1, 2)``: the strides stay those of
+    NHWC, ``(H*W*C, 1, W*C, C)``, which is exactly ``torch.channels_last`` memory, so
+    ``x.is_contiguous(memory_format=torch.channels_last)`` holds on every device and the
+    channels-last model (``train.py``, ``represent.py``) needs no layout conversion.
+
+    - CPU: no copy at all; the tensor is a view of the numpy array.
+    - CUDA: one copy into pinned (page-locked) host memory, then an asynchronous
+      ``non_blocking`` copy to the GPU. The copy is queued on the current stream, so the
+      kernels that use the batch wait for it, and torch's pinned-memory allocator keeps the
+      host buffer until the copy is done.
+    """
     import numpy as np
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device).permute(
-        0, 3, 1, 2)
+    x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+    if torch.device(device).type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    else:
+        x = x.to(device)
+    return x.permute(0, 3, 1, 2)

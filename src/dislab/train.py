@@ -51,6 +51,7 @@ from dislab.rundir import (
     CHECKPOINT_FILE,
     FAILURE_FILE,
     LOG_FILE,
+    PRECISIONS,
     TRAIN_RESULTS_FILE,
     load_checkpoint,
     save_checkpoint,
@@ -71,6 +72,13 @@ class TrainConfig:
     :class:`dislab.models.objectives.FactorVAE`). ``checkpoint_every`` and ``log_every``
     count iterations. ``threads`` sets ``torch.set_num_threads`` (None leaves it).
     ``source`` is the dataset source: auto, official or procedural.
+
+    ``precision``: ``fp32`` (the default: the study's numerics), ``bf16`` (forward pass and
+    loss under bf16 autocast; the weights, Adam's state, the checkpoints, the loss reduction
+    and the KL / total-correlation / log-density terms stay fp32; needs native bf16) or
+    ``auto`` (bf16 where the device has it natively, else fp32). What it resolved to is in
+    ``config.json`` (``resolved.precision``) and ``results/train.json``; a resumed run keeps
+    it (``auto`` resolving differently on another machine is refused like any other change).
     """
 
     model: str = "beta_vae"
@@ -96,6 +104,7 @@ class TrainConfig:
     threads: int | None = None
     progress: bool = True
     data_root: str | None = None
+    precision: str = "fp32"
 
     def __post_init__(self):
         for name in ("seed", "steps", "batch_size", "num_latent", "eval_samples",
@@ -124,6 +133,9 @@ class TrainConfig:
                                   ("decoder", models.DECODERS, self.decoder)):
             if name not in table:
                 raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(table)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                             f"got {self.precision!r}")
         self.run_dir = str(self.run_dir)
 
     @classmethod
@@ -164,6 +176,8 @@ class _Run:
                                                            config.adam_eps)
         self.data_rng = np.random.RandomState(train_seed)
         self.noise = torch.Generator(device).manual_seed(train_seed)
+        self.precision = rundir.resolve_precision(config.precision, device)
+        self.device_type = device.type
         self.iteration = 0
         self.elapsed = 0.0
 
@@ -205,10 +219,17 @@ class _Run:
         return (to_images(np.concatenate([x1, x2]), device),
                 functools.partial(self.objective.posterior, labels=labels))
 
+    def autocast(self):
+        """bf16 autocast for the forward pass and the loss when the run's precision is bf16
+        (the statistics and the regulariser are cast back to fp32 inside)."""
+        return torch.autocast(self.device_type, dtype=torch.bfloat16,
+                              enabled=self.precision == "bf16")
+
     def step(self, x: torch.Tensor, global_step: int, posterior=None) -> dict[str, torch.Tensor]:
         """One simultaneous update of the VAE (and the objective's own parameters)."""
-        out = self.vae(x, self.noise, posterior)
-        terms = self.objective(out, global_step, self.noise)
+        with self.autocast():
+            out = self.vae(x, self.noise, posterior)
+            terms = self.objective(out, global_step, self.noise)
         self.optimizer.zero_grad(set_to_none=True)
         if self.aux_optimizer is not None:  # both gradients at the pre-update parameters
             self.aux_optimizer.zero_grad(set_to_none=True)
@@ -232,8 +253,7 @@ def _report(out: models.VAEOutput, terms: dict[str, torch.Tensor]) -> dict[str, 
 # -- files ------------------------------------------------------------------------------------
 
 
-def _run_record(config: TrainConfig, data: GroundTruthData,
-                objective: models.objectives.Objective) -> dict[str, Any]:
+def _run_record(config: TrainConfig, data: GroundTruthData, run: _Run) -> dict[str, Any]:
     train_seed, eval_seed = stream_seeds(config.seed)
     record = dataclasses.asdict(config)
     record["resolved"] = {
@@ -242,8 +262,9 @@ def _run_record(config: TrainConfig, data: GroundTruthData,
         "num_channels": int(data.observation_shape[2]),
         "train_stream_seed": train_seed,
         "eval_stream_seed": eval_seed,
-        "steps_per_iteration": objective.steps_per_iteration,
-        "iterations": math.ceil(config.steps / objective.steps_per_iteration),
+        "steps_per_iteration": run.objective.steps_per_iteration,
+        "iterations": math.ceil(config.steps / run.objective.steps_per_iteration),
+        "precision": run.precision,
         "dislab_version": __version__,
     }
     return record
@@ -313,7 +334,7 @@ def train(config: TrainConfig | dict[str, Any], data: GroundTruthData | None = N
     run = _Run(config, int(data.observation_shape[2]), device)
     if run.objective.trains_on_pairs:
         _check_pair_objective(run.objective, config, data)
-    record = _run_record(config, data, run.objective)
+    record = _run_record(config, data, run)
     rundir.write_or_check_config(run_dir, record)
     with rundir.lock(run_dir):
         if _finished(run_dir, recompute_results):
@@ -437,11 +458,13 @@ def evaluate(run: _Run, config: TrainConfig, data: GroundTruthData, resolved: di
     for start in range(0, config.eval_samples, config.batch_size):
         n = min(config.batch_size, config.eval_samples - start)
         x, posterior = run.draw(data, n, rng, device)
-        out = run.vae(x, noise, posterior)
-        report = _report(out, run.objective(out, global_step, noise))
+        with run.autocast():
+            out = run.vae(x, noise, posterior)
+            report = _report(out, run.objective(out, global_step, noise))
         for k, v in report.items():
             sums[k] = sums.get(k, 0.0) + float(v) * n
     results = {k: v / config.eval_samples for k, v in sums.items()}
     results.update(global_step=global_step, iterations=run.iteration,
-                   elapsed_time=run.elapsed, eval_samples=config.eval_samples)
+                   elapsed_time=run.elapsed, eval_samples=config.eval_samples,
+                   precision=run.precision)
     return results

@@ -15,7 +15,8 @@ from dislab.data.registry import SOURCE_CHOICES
 from dislab.train import TrainConfig, train
 
 _SPECIAL = {"model", "hyperparameters", "run_dir", "progress"}
-_CHOICES = {"source": SOURCE_CHOICES, "encoder": tuple(models.ENCODERS),
+_CHOICES = {"source": SOURCE_CHOICES, "precision": rundir.PRECISIONS,
+            "encoder": tuple(models.ENCODERS),
             "decoder": tuple(models.DECODERS)}
 
 

@@ -68,7 +68,10 @@ class Objective(nn.Module):
         raise NotImplementedError
 
     def forward(self, out: VAEOutput, global_step: int, generator=None) -> Terms:
-        terms = self.regularizer(out, global_step, generator)
+        """The regulariser (always computed in fp32, also under bf16 autocast) and
+        ``loss = reconstruction + regularizer``."""
+        with torch.autocast(out.mu.device.type, enabled=False):
+            terms = self.regularizer(out, global_step, generator)
         terms["loss"] = out.reconstruction + terms["regularizer"]
         return terms
 

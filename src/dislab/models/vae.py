@@ -10,6 +10,9 @@ For a batch ``x`` of ``B`` images:
   pixel values; nothing is subtracted);
 - ``KL = mean_b 0.5 * sum_k (mu_k^2 + exp(logvar_k) - logvar_k - 1)``;
 - the ELBO loss is ``reconstruction + KL`` (dlib logs ``elbo = -(reconstruction + KL)``).
+
+Under bf16 autocast (``TrainConfig.precision``) the convolutions and matmuls run in bf16, while
+``mu``, ``logvar``, the logits and every loss term are fp32.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ class VAEOutput:
         return self.reconstruction + self.kl
 
 
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in fp32 when autocast left it in a half type (the losses are computed in fp32)."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 class GaussianEncoderVAE(nn.Module):
     """Encoder + decoder; :meth:`forward` returns a :class:`VAEOutput`.
 
@@ -87,11 +95,11 @@ class GaussianEncoderVAE(nn.Module):
         """``posterior(mu, logvar) -> (mu, logvar)``, when given, changes the encoder's
         posteriors before the codes are drawn (weak supervision averages those of pairs); the
         output's ``mu``, ``logvar`` and KL are then those of the changed posteriors."""
-        mu, logvar = self.encoder(x)
+        mu, logvar = (_full(t) for t in self.encoder(x))  # fp32 under bf16 autocast too
         if posterior is not None:
             mu, logvar = posterior(mu, logvar)
         z = sample_from_latent(mu, logvar, generator)
-        logits = self.decoder(z)
+        logits = _full(self.decoder(z))
         return VAEOutput(
             mu=mu,
             logvar=logvar,
