@@ -76,7 +76,10 @@ def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Names of the options whose values differ (execution-only options ignored)."""
+    """Names of the options whose values differ (execution-only options ignored; a run
+    written before ``precision`` existed was fp32)."""
+    old = {"precision": "fp32", **old,
+           "resolved": {"precision": "fp32", **old.get("resolved", {})}}
     keys = (set(old) | set(new)) - set(EXECUTION_OPTIONS) - {"resolved"}
     diff = sorted(k for k in keys if old.get(k) != new.get(k))
     for k in ("dataset_source", "observation_shape", "precision"):
