@@ -28,6 +28,7 @@ loss, backward, Adam), batch 64, 64x64x1 images; the first ``--warmup`` steps ar
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -72,12 +73,13 @@ def _dataset():
     return Synthetic(rng.randint(0, 2, size=(3 * 6 * 40 * 32, 64, 64), dtype=np.uint8))
 
 
-def _dislab_run(model: str, params: dict | None = None):
+def _dislab_run(model: str, params: dict | None = None, precision: str = "fp32"):
     import torch
 
     from dislab.train import TrainConfig, _Run
 
-    config = TrainConfig(model=model, hyperparameters=params, progress=False)
+    config = TrainConfig(model=model, hyperparameters=params, progress=False,
+                         precision=precision)
     return _Run(config, 1, torch.device("cpu"))
 
 
@@ -107,12 +109,14 @@ def _time_steps(step, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def worker_dislab(model: str, threads: int, steps: int, warmup: int) -> dict:
+def worker_dislab(model: str, threads: int, steps: int, warmup: int,
+                  precision: str = "fp32") -> dict:
     import numpy as np
 
     torch = _setup(threads)
     data = _dataset()
-    run = _dislab_run(model, {"dlib_step_parity": False} if model == "factor_vae" else {})
+    run = _dislab_run(model, {"dlib_step_parity": False} if model == "factor_vae" else {},
+                      precision)
     data_time = [0.0]
     cpu = torch.device("cpu")
 
@@ -130,7 +134,7 @@ def worker_dislab(model: str, threads: int, steps: int, warmup: int) -> dict:
     load_before = os.getloadavg()[0]
     seconds = _time_steps(step, steps)
     return {
-        "model": model, "threads": threads, "steps": steps,
+        "model": model, "threads": threads, "steps": steps, "precision": precision,
         "images_per_s": steps * len(x) / seconds, "step_ms": 1000 * seconds / steps,
         "data_ms": 1000 * data_time[0] / steps, "flops_per_step": flops,
         "gflops": flops * steps / seconds / 1e9,
@@ -262,6 +266,8 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=list(MODELS),
                    help=f"models to time (also {', '.join(WEAK_MODELS)})")
     p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                   help="each model in each (bf16: autocast; needs native bf16)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--block", type=int, default=3, help="steps per interleaved block (disent)")
     p.add_argument("--rounds", type=int, default=15, help="interleaved rounds (disent)")
@@ -275,7 +281,8 @@ def main() -> None:
         if kind == "peak":
             print(json.dumps({"flops": peak_matmul(int(rest[0]))}))
         elif kind == "dislab":
-            print(json.dumps(worker_dislab(rest[0], int(rest[1]), args.steps, args.warmup)))
+            print(json.dumps(worker_dislab(rest[0], int(rest[1]), args.steps, args.warmup,
+                                           *rest[2:])))
         else:
             print(json.dumps(worker_compare(int(rest[0]), args.block, args.warmup, args.rounds)))
         return
@@ -297,13 +304,15 @@ def main() -> None:
         if args.tcmalloc:
             variants.append((args.tcmalloc, "tcmalloc"))
         for preload, allocator in variants:
-            for model in (args.models if preload is None else ["beta_vae"]):
-                row = _spawn(python, ["dislab", model, str(threads)], threads, options,
-                             preload)
+            for model, precision in itertools.product(
+                    args.models if preload is None else ["beta_vae"], args.precisions):
+                row = _spawn(python, ["dislab", model, str(threads), precision], threads,
+                             options, preload)
                 row.update(allocator=allocator, peak_share=row["gflops"] * 1e9 / peak)
                 report["runs"].append(row)
                 save()
-                print(f"{model:13s} {threads}t {allocator:24s} {row['images_per_s']:7.1f} img/s "
+                print(f"{model:13s} {precision} {threads}t {allocator:24s} "
+                      f"{row['images_per_s']:7.1f} img/s "
                       f"{row['step_ms']:6.1f} ms/step (data {row['data_ms']:.2f} ms) "
                       f"{row['gflops']:5.1f} GFLOP/s = {100 * row['peak_share']:4.1f}% of "
                       f"{peak / 1e9:.0f}, peak RSS {row['peak_rss_mib']:.0f} MiB, "
