@@ -115,3 +115,66 @@ def test_cli_precision(native, tmp_path, monkeypatch, capsys):
 @pytest.mark.skipif(not rundir.native_bf16(CPU), reason="this CPU has no native bf16")
 def test_auto_is_bf16_on_this_cpu():
     assert rundir.resolve_precision("auto", CPU) == "bf16"
+
+
+# -- encoding for the metrics -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    config = TrainConfig(**FAST, run_dir=str(tmp_path_factory.mktemp("enc") / "run"))
+    return train(config, data=TinySquares())
+
+
+def test_bf16_encoding_is_close_to_fp32_and_returns_float32(native, trained):
+    from dislab import represent
+
+    native(True)
+    images = TinySquares().sample_observations(32, __import__("numpy").random.RandomState(0))
+    fp32 = represent.load(trained, "mean")
+    bf16 = fp32.with_precision("bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16") and bf16.vae is fp32.vae
+    codes, approx = fp32(images), bf16(images)
+    assert approx.dtype == codes.dtype == __import__("numpy").float32
+    # bf16 keeps 8 bits of mantissa: codes of order 1 move by ~1e-2 at most
+    assert abs(approx - codes).max() < 0.05 and not (approx == codes).all()
+    native(False)
+    with pytest.raises(ValueError, match="use precision auto"):
+        represent.load(trained, "mean", precision="bf16")
+    assert represent.load(trained, "mean", precision="auto").precision == "fp32"
+
+
+def test_metrics_encode_in_bf16_in_fast_mode_only(native, trained):
+    from dislab import metrics, represent
+
+    native(True)
+    rep = represent.load(trained, "mean")
+    params = {"mig": {"num_train": 300}}
+    with pytest.raises(ValueError, match="parity mode always encodes in fp32"):
+        metrics.evaluate(rep, TinySquares(), ["mig"], params=params, precision="bf16")
+    with pytest.raises(ValueError, match="with_precision"):
+        metrics.evaluate(lambda x: x.reshape(len(x), -1)[:, :3], TinySquares(), ["mig"],
+                         mode="fast", params=params, precision="bf16")
+    fp32 = metrics.evaluate(rep, TinySquares(), ["mig"], mode="fast", params=params,
+                            progress=False)["mig"]["discrete_mig"]
+    bf16 = metrics.evaluate(rep, TinySquares(), ["mig"], mode="fast", params=params,
+                            precision="bf16", progress=False)["mig"]["discrete_mig"]
+    assert bf16 == pytest.approx(fp32, abs=0.05)
+
+
+def test_dislab_evaluate_records_and_separates_the_encoder_precision(native, trained, capsys,
+                                                                        monkeypatch):
+    import dislab.data
+
+    native(True)
+    monkeypatch.setattr(dislab.data, "get", lambda name, source, root: TinySquares())
+    command = ["evaluate", str(trained), "--metrics", "mig", "--set", "mig.num_train=300",
+               "--quiet", "--mode", "fast"]
+    assert main(command) == 0
+    path = Path(trained) / "results/mean/mig.json"
+    assert "precision" not in json.loads(path.read_text())  # fp32: as before
+    assert main([*command, "--precision", "bf16"]) == 0
+    assert json.loads(path.read_text())["precision"] == "bf16"  # not the fp32 result reused
+    capsys.readouterr()
+    assert main([*command[:-2], "--precision", "bf16"]) == 1  # parity
+    assert "parity mode always encodes in fp32" in capsys.readouterr().err

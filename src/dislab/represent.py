@@ -14,6 +14,7 @@ dlib. The result is a picklable object.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from dislab.rundir import (
     load_checkpoint,
     read_config,
     resolve_device,
+    resolve_precision,
     to_images,
 )
 
@@ -56,11 +58,15 @@ class Representation:
     ``[mu, logvar]`` and :meth:`head` picks ``mu`` or draws ``mu + exp(logvar / 2) * eps``;
     the split lets ``dislab.metrics.evaluate`` encode each dataset state once
     (:mod:`dislab.metrics.cache`) and still draw fresh noise on every call.
+
+    ``precision``: ``fp32`` (default), ``bf16`` (the encoder under bf16 autocast, codes
+    returned as float32; needs native bf16) or ``auto`` (bf16 where native, else fp32); see
+    :meth:`with_precision`. The metrics use bf16 encoding in fast mode only.
     """
 
     def __init__(self, vae: GaussianEncoderVAE, observation_shape: tuple[int, ...],
                  kind: str = "mean", seed: int = 0, batch_size: int = 64,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", precision: str = "fp32"):
         if kind not in REPRESENTATIONS:
             raise ValueError(f"unknown representation {kind!r}; "
                              f"valid: {', '.join(REPRESENTATIONS)}")
@@ -71,10 +77,18 @@ class Representation:
         self.device = torch.device(device)
         self.num_latent = vae.encoder.means.out_features
         self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.precision = resolve_precision(precision, self.device)
         flush_denormals()  # encoding a long-trained model's subnormals is slow (dislab._runtime)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.head(self.features(x))
+
+    def with_precision(self, precision: str) -> Representation:
+        """The same representation (the same encoder and noise generator) encoding in
+        ``precision`` (``fp32``, ``bf16`` or ``auto``)."""
+        clone = copy.copy(self)
+        clone.precision = resolve_precision(precision, self.device)
+        return clone
 
     def split_for_cache(self):
         """``(features, head)``: what ``dislab.metrics.CodeCache`` stores and applies."""
@@ -87,10 +101,12 @@ class Representation:
             shape = ", ".join(map(str, self.observation_shape))
             raise ValueError(f"expected images of shape [N, {shape}], got {list(x.shape)}")
         out = np.empty((len(x), 2 * self.num_latent), dtype=np.float32)
-        with torch.inference_mode():
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                  enabled=self.precision == "bf16")
+        with torch.inference_mode(), autocast:
             for start in range(0, len(x), self.batch_size):
                 stats = self.vae.encode(to_images(x[start:start + self.batch_size], self.device))
-                out[start:start + len(stats[0])] = torch.cat(stats, dim=1).cpu().numpy()
+                out[start:start + len(stats[0])] = torch.cat(stats, dim=1).float().cpu().numpy()
         return out
 
     def head(self, features: np.ndarray) -> np.ndarray:
@@ -114,9 +130,9 @@ class Representation:
 
 
 def load(run_dir: str | os.PathLike, representation: str = "mean", seed: int = 0,
-         device: str = "cpu", batch_size: int = 64) -> Representation:
+         device: str = "cpu", batch_size: int = 64, precision: str = "fp32") -> Representation:
     """The ``mean`` or ``sampled`` representation function of a trained run."""
     device = resolve_device(device)
     vae, config = load_model(run_dir, device)
     return Representation(vae, config["resolved"]["observation_shape"], representation, seed,
-                          batch_size, device)
+                          batch_size, device, precision)

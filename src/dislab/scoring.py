@@ -11,6 +11,8 @@ file has one format (:func:`request` plus ``dataset``, ``dataset_source``, ``fin
     metric, representation   what was scored
     seed                     the metric's evaluation seed (dlib's ``evaluation.random_seed``)
     representation_seed      the noise seed of the ``sampled`` representation
+    precision                the encoder's precision, only when it is not fp32 (bf16: fast
+                             mode only)
     mode, params             ``parity`` or ``fast`` and every metric parameter (defaults filled
                              in; ``n_jobs`` left out: it changes speed only)
     global_step              the training step of the checkpoint that was scored
@@ -74,24 +76,30 @@ def run_dataset(run_dir: str | os.PathLike, name: str | None = None,
                     root=config.get("data_root"))
 
 
-def request(evaluation: Evaluation, mode: str, global_step: int) -> dict[str, Any]:
-    """What a stored result must match to be reused (JSON-normalised)."""
+def request(evaluation: Evaluation, mode: str, global_step: int,
+            precision: str = "fp32") -> dict[str, Any]:
+    """What a stored result must match to be reused (JSON-normalised); ``precision`` (the
+    encoder's, resolved) is recorded when it is not fp32."""
     from dislab.metrics.evaluate import metric_params
 
     params = metric_params(evaluation.metric, evaluation.params, mode, 1)
     params = {k: v for k, v in params.items() if k not in SPEED_PARAMS}
-    return _jsonable({"metric": evaluation.metric, "representation": evaluation.representation,
-                      "seed": evaluation.seed,
-                      "representation_seed": evaluation.representation_seed,
-                      "mode": mode, "params": params, "global_step": global_step})
+    wanted = {"metric": evaluation.metric, "representation": evaluation.representation,
+              "seed": evaluation.seed, "representation_seed": evaluation.representation_seed,
+              "mode": mode, "params": params, "global_step": global_step}
+    if precision != "fp32":
+        wanted["precision"] = precision
+    return _jsonable(wanted)
 
 
 def stored_result(run_dir: str | os.PathLike, evaluation: Evaluation, mode: str,
-                  global_step: int) -> dict[str, Any] | None:
+                  global_step: int, precision: str = "fp32") -> dict[str, Any] | None:
     """The stored result of ``evaluation`` when it matches the request and is not stale."""
     path = rundir.metric_result_path(run_dir, evaluation.representation, evaluation.metric)
     record = rundir.read_metric_result(path)
-    wanted = request(evaluation, mode, global_step)
+    wanted = request(evaluation, mode, global_step, precision)
+    if record is not None and record.get("precision", "fp32") != precision:
+        return None
     if record is None or record.get("stale") or any(record.get(k) != v
                                                      for k, v in wanted.items()):
         return None
@@ -123,6 +131,7 @@ def score_run(
     device: str = "cpu",
     n_jobs: int = 1,
     cache: bool = True,
+    precision: str = "fp32",
     allow_unfinished: bool = False,
     progress: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
@@ -132,23 +141,28 @@ def score_run(
     Computes only what is not stored (:func:`stored_result`) and writes each result
     atomically as soon as it is done; ``on_result(record)`` is called for every record,
     reused or new. ``data`` defaults to the run's dataset (:func:`run_dataset`); ``cache``
-    shares one :class:`~dislab.metrics.CodeCache` between all evaluations where exact.
+    shares one :class:`~dislab.metrics.CodeCache` between all evaluations where exact;
+    ``precision`` is the encoder's (``fp32``; ``bf16`` or ``auto`` in fast mode only).
     """
     from dislab import metrics, represent
     from dislab.metrics.cache import auto_cache
 
     evaluations = list(evaluations)
+    precision = rundir.resolve_precision(precision, rundir.resolve_device(device))
+    if precision != "fp32" and mode != "fast":
+        raise ValueError(f"precision {precision} is for fast mode; parity mode always encodes "
+                         "in fp32")
     global_step, finished = check_finished(run_dir, allow_unfinished)
     data = run_dataset(run_dir) if data is None else data
     shared_cache: list = []  # built on first use; None when caching is not exact here
     records = []
     for evaluation in tqdm(evaluations, desc="metrics", unit="metric", disable=not progress):
-        record = stored_result(run_dir, evaluation, mode, global_step)
+        record = stored_result(run_dir, evaluation, mode, global_step, precision)
         if record is None:
             start = time.perf_counter()
             representation_fn = represent.load(run_dir, evaluation.representation,
                                                seed=evaluation.representation_seed,
-                                               device=device)
+                                               device=device, precision=precision)
             if cache and not shared_cache:
                 shared_cache.append(auto_cache(data, representation_fn))
             scores = metrics.evaluate(
@@ -156,7 +170,7 @@ def score_run(
                 params={evaluation.metric: evaluation.params}, n_jobs=n_jobs,
                 cache=(shared_cache[0] or False) if cache else False, progress=False,
             )[evaluation.metric]
-            record = {**request(evaluation, mode, global_step),
+            record = {**request(evaluation, mode, global_step, precision),
                       "dataset": getattr(data, "name", None) or type(data).__name__,
                       "dataset_source": getattr(data, "source", None), "finished": finished,
                       "scores": _jsonable(scores),

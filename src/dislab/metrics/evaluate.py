@@ -115,6 +115,23 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
 
 
+def with_precision(representation_fn: RepresentationFn, precision: str, mode: str):
+    """``representation_fn`` encoding in ``precision``: ``fp32`` leaves it as it is; another
+    precision needs fast mode and a representation with ``with_precision`` (the metrics know
+    nothing of torch: the representation decides how it encodes)."""
+    if precision == "fp32":
+        return representation_fn
+    if mode != "fast":
+        raise ValueError(f"precision {precision!r} is for fast mode; parity mode always "
+                         "encodes in fp32")
+    convert = getattr(representation_fn, "with_precision", None)
+    if not callable(convert):
+        raise ValueError(f"precision {precision!r} needs a representation with a "
+                         "with_precision() method (dislab.represent.load gives one); a "
+                         "function of your own encodes in its own precision")
+    return convert(precision)
+
+
 def metric_params(name: str, overrides: Mapping[str, Any], mode: str, n_jobs: int) -> dict:
     """The parameters ``evaluate`` runs metric ``name`` with: defaults, ``mode``, overrides.
 
@@ -145,6 +162,7 @@ def evaluate(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int = 1,
     cache: str | bool | CodeCache = "auto",
+    precision: str = "fp32",
     progress: bool = True,
     callback: Callable[[str, dict[str, float], float], None] | None = None,
 ) -> dict[str, dict[str, float]]:
@@ -166,6 +184,10 @@ def evaluate(
             ``ValueError`` for datasets with random observations); ``False`` encodes every
             drawn image, as dlib does; a :class:`~dislab.metrics.cache.CodeCache` built on
             ``data`` is used and filled (share it between calls on the same encoder).
+        precision: the encoder's precision, ``"fp32"`` (default), ``"bf16"`` or ``"auto"``
+            (bf16 where native): fast mode only (parity always encodes in fp32), for a
+            representation that offers ``with_precision(precision)`` (dislab's
+            ``represent.load``); a CodeCache passed in must hold codes of that precision.
         progress: show a progress bar over the metrics.
         callback: called as ``callback(name, scores, seconds)`` after each metric.
 
@@ -183,6 +205,7 @@ def evaluate(
     if unknown:
         raise ValueError(f"parameters given for metrics not evaluated: {unknown}")
     settings = {name: metric_params(name, params.get(name, {}), mode, n_jobs) for name in names}
+    representation_fn = with_precision(representation_fn, precision, mode)
     data, representation_fn = cached_views(data, representation_fn, cache)
     chains = _SampleChains(data, representation_fn)
     results: dict[str, dict[str, float]] = {}
