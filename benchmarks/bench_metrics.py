@@ -219,7 +219,8 @@ def make_encoder(args, channels: int, representation: str):
 
     torch.set_num_threads(args.threads)
     if args.encoder == "trained":
-        return represent.load(args.model_dir, representation, seed=0)
+        return represent.load(args.model_dir, representation, seed=0,
+                              precision=getattr(args, "precision", "fp32"))
     vae = models.build_vae(channels, 10, "conv", "deconv", seed=0)
     vae = vae.to(memory_format=torch.channels_last).eval()
     return represent.Representation(vae, (64, 64, channels), representation, seed=0)
@@ -248,7 +249,8 @@ def run_side(args) -> None:
             from dislab.metrics.cache import auto_cache
 
             cache = auto_cache(data, representation_fn)
-        name = f"{'dlib' if args.side == 'dlib' else args.mode}/{representation}"
+        label = args.mode + ("-bf16" if args.precision == "bf16" else "")
+        name = f"{'dlib' if args.side == 'dlib' else label}/{representation}"
         results = report["runs"].setdefault(name, {"configs": {}})["configs"]
         for config in [c for c in CONFIGS if not args.configs or c in args.configs]:
             seed = SEEDS[representation][config]
@@ -306,9 +308,11 @@ def _write(path: str, report: dict) -> None:
 
 def launch(python: str, side: str, mode: str, args) -> dict:
     """One side in its own process; returns its runs (those finished if it was stopped)."""
-    partial = Path(args.out).with_suffix(f".{side}-{mode}.json")
+    mode, _, precision = mode.partition("-")  # "fast-bf16": fast mode, bf16 encoder
+    partial = Path(args.out).with_suffix(f".{side}-{mode}{precision}.json")
     command = [
         python, __file__, "--side", side, "--mode", mode, "--scale", str(args.scale),
+        "--precision", precision or "fp32",
         "--dataset", args.dataset, "--n-jobs", str(args.n_jobs), "--encoder", args.encoder,
         "--threads", str(args.threads), "--partial", str(partial),
         "--model-dir", str(args.model_dir),
@@ -409,11 +413,12 @@ def differences(runs: dict, base: str, other: str) -> dict[str, tuple[str, float
 
 
 def value_table(runs: dict) -> str:
-    """Markdown: largest value differences, parity vs dlib and fast vs parity."""
+    """Markdown: largest value differences, parity vs dlib, fast vs parity and the bf16
+    encoder vs fp32 in fast mode."""
     pairs = [
         (f"{m}/{r}", f"{o}/{r}")
         for r in ("mean", "sampled")
-        for m, o in (("dlib", "parity"), ("parity", "fast"))
+        for m, o in (("dlib", "parity"), ("parity", "fast"), ("fast", "fast-bf16"))
         if f"{m}/{r}" in runs and f"{o}/{r}" in runs
     ]
     lines = [
@@ -442,7 +447,7 @@ def main(argv=None) -> None:
         "--sides",
         nargs="+",
         default=["dlib", "parity", "fast"],
-        choices=["dlib", "parity", "fast"],
+        choices=["dlib", "parity", "fast", "fast-bf16"],
         help="run in this order",
     )
     parser.add_argument("--representations", nargs="+", default=["mean", "sampled"])
@@ -462,6 +467,7 @@ def main(argv=None) -> None:
     # internal: one side in this process
     parser.add_argument("--side", choices=["dislab", "dlib"], default=None)
     parser.add_argument("--mode", default="parity")
+    parser.add_argument("--precision", default="fp32", help="dislab's encoder (fast mode)")
     parser.add_argument("--partial", default=None)
     parser.add_argument("--model-dir", default=None)
     args = parser.parse_args(argv)

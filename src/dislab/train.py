@@ -203,7 +203,12 @@ class _Run:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.aux_optimizer is not None:
             self.aux_optimizer.load_state_dict(state["aux_optimizer"])
-        self.noise.set_state(state["noise_rng"])
+        try:
+            self.noise.set_state(state["noise_rng"])
+        except RuntimeError:  # a generator state of another kind of device (CUDA vs CPU)
+            raise ValueError(f"the checkpoint was written on another kind of device than "
+                             f"{self.device_type}: resume it with the --device it trained "
+                             "on") from None
         rng = state["data_rng"]
         self.data_rng.set_state(("MT19937", rng["keys"].numpy().astype(np.uint32), rng["pos"],
                                  rng["has_gauss"], rng["cached_gaussian"]))
