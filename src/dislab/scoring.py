@@ -107,19 +107,19 @@ def stored_result(run_dir: str | os.PathLike, evaluation: Evaluation, mode: str,
 
 
 def check_finished(run_dir: str | os.PathLike, allow_unfinished: bool) -> tuple[int, bool]:
-    """``(global step of the checkpoint, whether training is finished)``; an unfinished run is
-    refused unless ``allow_unfinished``, and a corrupt ``results/train.json`` always."""
-    step = rundir.checkpoint_step(run_dir)
-    finished = rundir.is_finished(run_dir)
-    if finished:
-        rundir.read_train_results(run_dir)  # a corrupt one is an error naming the remedy
-    elif not allow_unfinished:
+    """``(global step of the checkpoint, whether training is finished)``: a finished run's step
+    is its ``results/train.json``'s (the final checkpoint's, without loading it); an
+    unfinished run is refused unless ``allow_unfinished``, a corrupt ``train.json`` always."""
+    if rundir.is_finished(run_dir):  # a corrupt train.json is an error naming the remedy
+        return int(rundir.read_train_results(run_dir)["global_step"]), True
+    step = rundir.checkpoint_step(run_dir)  # an unfinished run: its latest checkpoint's
+    if not allow_unfinished:
         total = rundir.read_config(run_dir)["steps"]
         raise ValueError(f"{run_dir}: training is not finished (checkpoint at step {step} of "
                          f"{total}); finish it by rerunning its `dislab train` command, or "
                          "score this checkpoint with --allow-unfinished (the results record "
                          "the step and are marked stale when training finishes)")
-    return step, finished
+    return step, False
 
 
 def score_run(
