@@ -49,3 +49,18 @@ def data_root(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DISLAB_DATA", str(root))
     monkeypatch.delenv("DISENTANGLEMENT_LIB_DATA", raising=False)
     return root
+
+
+#: What :func:`dislab.study.plan.cached_estimate` returns in tests (see below).
+FAKE_ESTIMATE = {"train_seconds": 3600.0, "eval_seconds": 360.0, "num_runs": 144,
+                 "description": "a fake plan", "cpu": "test CPU"}
+
+
+@pytest.fixture(autouse=True)
+def _no_plan_measurement(monkeypatch):
+    """The report's banner names a bigger study with its cost, which ``dislab report`` and
+    ``dislab demo`` measure (tens of seconds: a training run and every metric). Tests get
+    :data:`FAKE_ESTIMATE` instead; ``tests/study/test_plan.py`` tests the measurement."""
+    from dislab.study import plan
+
+    monkeypatch.setattr(plan, "cached_estimate", lambda study, cache, threads=1: FAKE_ESTIMATE)

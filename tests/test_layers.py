@@ -25,7 +25,7 @@ ALLOWED = {
     "rundir": {"_io"},
     "train": {"_io", "_runtime", "data", "models", "rundir"},
     "represent": {"_runtime", "models", "rundir"},
-    "viz": {"data", "models", "represent", "rundir"},
+    "viz": {"_io", "data", "models", "represent", "rundir"},
     "scoring": {"_io", "data", "metrics", "represent", "rundir"},
     "control": {"data", "metrics", "models", "represent", "rundir"},
     "study": {"_io", "_runtime", "data", "metrics", "models", "represent", "rundir", "scoring",

@@ -1,15 +1,24 @@
 """Model pictures: files, sizes, and the traversal schedules."""
 
+import dataclasses
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from dislab import viz
 from dislab.cli import main
+from dislab.represent import load_model
+from dislab.rundir import load_checkpoint, save_checkpoint, to_images
 from dislab.train import TrainConfig, train
 from tests.tiny_data import TinySquares
 
@@ -75,3 +84,166 @@ def test_visualize_writes_every_picture(tmp_path, monkeypatch, model):
     monkeypatch.setattr(dislab.data, "get", lambda name, source, root: TinySquares())
     assert main(["viz", str(run_dir), "--num-animations", "0", "--num-points", "10"]) == 0
     assert (run_dir / "viz" / "samples.png").exists()
+
+
+def test_sweep_codes_change_one_latent_per_row():
+    codes = viz.sweep_codes(np.array([1.0, 2.0, 3.0]), np.array([[7.0, 8.0, 9.0],
+                                                                  [-1.0, -2.0, -3.0]]))
+    np.testing.assert_array_equal(codes, [[[7, 2, 3], [1, 8, 3], [1, 2, 9]],
+                                          [[-1, 2, 3], [1, -2, 3], [1, 2, -3]]])
+
+
+# -- the report's gallery ---------------------------------------------------------------------
+
+GALLERY = dict(num_points=40)  # a small KL sample keeps the tests fast
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A 3-latent run of 3 steps on TinySquares (finished: results/train.json at step 3)."""
+    config = TrainConfig(model="beta_vae", steps=3, batch_size=8, eval_samples=8,
+                         progress=False, num_latent=3, dataset="tiny_squares",
+                         run_dir=str(tmp_path_factory.mktemp("gallery") / "run"))
+    return train(config, data=TinySquares())
+
+
+@pytest.fixture
+def run_dir(trained_run, tmp_path):
+    """A private copy of the trained run (tests change it)."""
+    return Path(shutil.copytree(trained_run, tmp_path / "run"))
+
+
+def _mtimes(paths):
+    return {key: path.stat().st_mtime_ns for key, path in paths.items()}
+
+
+def test_gallery_images_layout(run_dir):
+    paths = viz.gallery_images(run_dir, data=TinySquares(), **GALLERY)
+    assert sorted(paths) == sorted(viz.GALLERY_FILES)
+    assert all(path.parent == run_dir / "viz" / "gallery" for path in paths.values())
+    tile = 64 + 2
+    assert Image.open(paths["reconstructions"]).size == (8 * tile + 2, 2 * tile + 2)
+    assert Image.open(paths["traversal"]).size == (9 * tile + 2, 3 * tile + 2)  # 3 latents
+    gif = Image.open(paths["traversal_gif"])
+    assert gif.n_frames == 12 and gif.size == (3 * 74 + 10, 84)
+    assert Image.open(paths["kl"]).size == (400, 300)
+    for key in ("reconstructions", "traversal", "kl"):
+        full, thumb = Image.open(paths[key]).size, Image.open(paths[f"{key}_thumb"]).size
+        assert max(thumb) == 240 and thumb[0] / thumb[1] == pytest.approx(full[0] / full[1],
+                                                                         rel=0.02)
+    stamp = json.loads((run_dir / "viz" / "gallery" / "stamp.json").read_text())
+    assert stamp == {"format": viz.GALLERY_FORMAT, "global_step": 3,
+                     **dataclasses.asdict(viz.gallery_options(**GALLERY))}
+
+
+def test_gallery_reconstructions_show_the_observations_above(run_dir):
+    paths = viz.gallery_images(run_dir, data=TinySquares(), seed=5, **GALLERY)
+    x = TinySquares().sample_observations(8, np.random.RandomState(5))  # the same draw
+    picture = np.asarray(Image.open(paths["reconstructions"]))
+    for i in range(8):
+        top = picture[2:66, 2 + 66 * i:66 + 66 * i]
+        np.testing.assert_array_equal(top, x[i, ..., 0] * 255)
+
+
+def test_gallery_traversal_row_j_sweeps_latent_j(run_dir):
+    state = load_checkpoint(run_dir / "checkpoint.pt")  # 3 steps decode every code alike:
+    state["vae"]["decoder.dense.0.weight"] *= 30  # make the decoder's output follow its code
+    save_checkpoint(run_dir, state)
+    paths = viz.gallery_images(run_dir, data=TinySquares(), **GALLERY)
+    vae, _ = load_model(run_dir)
+    x = TinySquares().sample_observations(8, np.random.RandomState(0))
+    with torch.inference_mode():
+        base = vae.encode(to_images(x[:1], "cpu"))[0][0].numpy()
+    strip = np.asarray(Image.open(paths["traversal"])).astype(int)
+    for j in range(3):
+        for k, value in enumerate(np.linspace(-2, 2, 9)):
+            code = base.copy()
+            code[j] = value
+            with torch.inference_mode():
+                image = torch.sigmoid(vae.decode(torch.as_tensor(code[None])))[0, 0].numpy()
+            tile = strip[2 + 66 * j:66 + 66 * j, 2 + 66 * k:66 + 66 * k]
+            np.testing.assert_allclose(tile, image * 255, atol=1)
+
+
+def test_gallery_is_reused_until_the_step_or_the_options_change(run_dir, monkeypatch):
+    paths = viz.gallery_images(run_dir, data=TinySquares(), **GALLERY)
+    before = _mtimes(paths)
+    drawn = []
+    monkeypatch.setattr(viz, "_draw_gallery", lambda *args: drawn.append(args))
+    start = time.perf_counter()
+    assert viz.gallery_images(run_dir, data=TinySquares(), **GALLERY) == paths
+    assert time.perf_counter() - start < 0.5 and not drawn and _mtimes(paths) == before
+
+    monkeypatch.undo()
+    results = run_dir / "results" / "train.json"  # as if the run had trained further
+    results.write_text(json.dumps({**json.loads(results.read_text()), "global_step": 999}))
+    viz.gallery_images(run_dir, data=TinySquares(), **GALLERY)
+    assert all(_mtimes(paths)[key] > before[key] for key in paths)
+    stamp = json.loads((run_dir / "viz" / "gallery" / "stamp.json").read_text())
+    assert stamp["global_step"] == 999
+
+    viz.gallery_images(run_dir, data=TinySquares(), num_values=5, **GALLERY)
+    assert Image.open(paths["traversal"]).size == (5 * 66 + 2, 3 * 66 + 2)
+
+
+def test_gallery_options_are_checked(run_dir):
+    with pytest.raises(ValueError, match="unknown gallery option.s. frames; valid: seed, "):
+        viz.gallery_images(run_dir, frames=3)
+
+
+def test_gallery_for_table_says_why_a_run_has_no_pictures(run_dir, tmp_path, monkeypatch,
+                                                          capsys):
+    import dislab.data
+
+    built = []
+    monkeypatch.setattr(dislab.data, "get",
+                        lambda name, source, root: built.append(name) or TinySquares())
+    twin = shutil.copytree(run_dir, tmp_path / "twin")
+    no_checkpoint = tmp_path / "no_checkpoint"
+    no_checkpoint.mkdir()
+    no_config = tmp_path / "no_config"
+    no_config.mkdir()
+    (no_config / "checkpoint.pt").write_bytes(b"")
+    empty_checkpoint = shutil.copytree(run_dir, tmp_path / "empty_checkpoint")
+    (empty_checkpoint / "checkpoint.pt").write_bytes(b"")
+    (empty_checkpoint / "results" / "train.json").unlink()  # unfinished: the checkpoint counts
+    runs = [  # (state, run_dir, origin)
+        ("done", str(run_dir), "dislab"),
+        ("done", str(twin), "dislab"),
+        ("failed", str(run_dir), "dislab"),
+        ("pending", None, "dislab"),
+        ("done", str(no_checkpoint), "dislab"),
+        ("done", str(no_config), "dislab"),
+        ("done", None, "external"),
+        ("done", str(empty_checkpoint), "dislab"),
+    ]
+    table = pd.DataFrame({"model_num": range(len(runs)), "dataset": "tiny_squares",
+                          "model": "beta_vae", "beta": 1.0, "seed": 0,
+                          "state": [r[0] for r in runs], "run_dir": [r[1] for r in runs],
+                          "origin": [r[2] for r in runs]})
+    frame = viz.gallery_for_table(table, **GALLERY)
+    assert list(frame["missing"]) == [
+        "", "", "failed run", "no run directory recorded",
+        f"checkpoint.pt missing in {no_checkpoint}", "config.json missing",
+        "not trained by dislab (representation function)",
+        f"{empty_checkpoint / 'checkpoint.pt'}: the checkpoint is empty; delete it to restart "
+        "the run from scratch, or restore it from a backup (it is never loaded with "
+        "weights_only=False)"]
+    assert list(frame.columns) == ["model_num", "dataset", "model", "beta", "seed", "origin",
+                                   *viz.GALLERY_FILES, "missing"]
+    assert frame.loc[1, "kl"] == str(twin / "viz" / "gallery" / "kl.png")
+    assert (frame.loc[2:, list(viz.GALLERY_FILES)] == "").all().all()
+    assert built == ["tiny_squares"]  # one dataset for both runs
+    assert "gallery: 100%" in capsys.readouterr().err
+
+
+def test_cli_viz_gallery(run_dir, monkeypatch, capsys):
+    import dislab.data
+
+    monkeypatch.setattr(dislab.data, "get", lambda name, source, root: TinySquares())
+    assert main(["viz", str(run_dir), "--gallery"]) == 0
+    assert capsys.readouterr().out == f"gallery pictures in {run_dir / 'viz' / 'gallery'}\n"
+    assert sorted(p.name for p in (run_dir / "viz" / "gallery").iterdir()) == sorted(
+        [*viz.GALLERY_FILES.values(), "stamp.json"])
+    assert main(["viz", str(run_dir), "--gallery", "--out", "elsewhere"]) == 1
+    assert "--out does not apply to --gallery" in capsys.readouterr().err

@@ -223,6 +223,15 @@ def metric_results(run_dir: str | os.PathLike) -> Iterator[tuple[Path, dict[str,
             yield path, record
 
 
+def trained_step(run_dir: str | os.PathLike) -> tuple[int, bool]:
+    """``(step of the run's checkpoint, whether training is finished)``: a finished run's step
+    is its ``results/train.json``'s (its final checkpoint, read without loading it; a corrupt
+    file is an error naming the remedy), else the latest checkpoint's own."""
+    if is_finished(run_dir):
+        return int(read_train_results(run_dir)["global_step"]), True
+    return checkpoint_step(run_dir), False
+
+
 def mark_stale_results(run_dir: str | os.PathLike, global_step: int) -> list[Path]:
     """Mark every metric result computed on another checkpoint than ``global_step`` as
     ``"stale": true`` (kept for the record, never reused); returns their paths."""

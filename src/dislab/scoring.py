@@ -4,9 +4,10 @@
 >>> from dislab.scoring import Evaluation, score_run
 >>> records = score_run("runs/x", [Evaluation("mean", "mig"), Evaluation("sampled", "mig")])
 
-Both ``dislab evaluate`` and the study runner go through :func:`score_run`, so every result
-file has one format (:func:`request` plus ``dataset``, ``dataset_source``, ``finished``,
-``scores``, ``elapsed_time``, ``dislab_version``)::
+Both ``dislab evaluate`` and the study runner go through :func:`score_run` (as does
+``dislab study add``), so every result file has one format (:func:`request` plus
+``dataset``, ``dataset_source``, ``finished``, ``scores``, ``elapsed_time``,
+``dislab_version``)::
 
     metric, representation   what was scored
     seed                     the metric's evaluation seed (dlib's ``evaluation.random_seed``)
@@ -27,6 +28,9 @@ Each evaluation builds its representation function afresh from the checkpoint, s
 of the ``sampled`` representation depends on its seed only, not on which metrics ran before.
 All evaluations of a run share one :class:`~dislab.metrics.CodeCache` where that is exact:
 each dataset state is encoded once for every metric and both representations.
+
+:func:`score_function` scores a representation function of one's own (no run directory) with
+the same metric calls and records, writing nothing (``dislab.study.add_representation``).
 """
 
 from __future__ import annotations
@@ -76,10 +80,11 @@ def run_dataset(run_dir: str | os.PathLike, name: str | None = None,
                     root=config.get("data_root"))
 
 
-def request(evaluation: Evaluation, mode: str, global_step: int,
+def request(evaluation: Evaluation, mode: str, global_step: int | None,
             precision: str = "fp32") -> dict[str, Any]:
     """What a stored result must match to be reused (JSON-normalised); ``precision`` (the
-    encoder's, resolved) is recorded when it is not fp32."""
+    encoder's, resolved) is recorded when it is not fp32; ``global_step`` is ``None`` for a
+    representation function (:func:`score_function`)."""
     from dislab.metrics.evaluate import metric_params
 
     params = metric_params(evaluation.metric, evaluation.params, mode, 1)
@@ -110,16 +115,14 @@ def check_finished(run_dir: str | os.PathLike, allow_unfinished: bool) -> tuple[
     """``(global step of the checkpoint, whether training is finished)``: a finished run's step
     is its ``results/train.json``'s (the final checkpoint's, without loading it); an
     unfinished run is refused unless ``allow_unfinished``, a corrupt ``train.json`` always."""
-    if rundir.is_finished(run_dir):  # a corrupt train.json is an error naming the remedy
-        return int(rundir.read_train_results(run_dir)["global_step"]), True
-    step = rundir.checkpoint_step(run_dir)  # an unfinished run: its latest checkpoint's
-    if not allow_unfinished:
+    step, finished = rundir.trained_step(run_dir)
+    if not finished and not allow_unfinished:
         total = rundir.read_config(run_dir)["steps"]
         raise ValueError(f"{run_dir}: training is not finished (checkpoint at step {step} of "
                          f"{total}); finish it by rerunning its `dislab train` command, or "
                          "score this checkpoint with --allow-unfinished (the results record "
                          "the step and are marked stale when training finishes)")
-    return step, False
+    return step, finished
 
 
 def score_run(
@@ -144,7 +147,7 @@ def score_run(
     shares one :class:`~dislab.metrics.CodeCache` between all evaluations where exact;
     ``precision`` is the encoder's (``fp32``; ``bf16`` or ``auto`` in fast mode only).
     """
-    from dislab import metrics, represent
+    from dislab import represent
     from dislab.metrics.cache import auto_cache
 
     evaluations = list(evaluations)
@@ -165,23 +168,60 @@ def score_run(
                                                device=device, precision=precision)
             if cache and not shared_cache:
                 shared_cache.append(auto_cache(data, representation_fn))
-            scores = metrics.evaluate(
-                representation_fn, data, [evaluation.metric], seed=evaluation.seed, mode=mode,
-                params={evaluation.metric: evaluation.params}, n_jobs=n_jobs,
-                cache=(shared_cache[0] or False) if cache else False, progress=False,
-            )[evaluation.metric]
-            record = {**request(evaluation, mode, global_step, precision),
-                      "dataset": getattr(data, "name", None) or type(data).__name__,
-                      "dataset_source": getattr(data, "source", None), "finished": finished,
-                      "scores": _jsonable(scores),
-                      "elapsed_time": time.perf_counter() - start,
-                      "dislab_version": __version__}
+            scores = _scores(representation_fn, data, evaluation, mode, n_jobs,
+                             (shared_cache[0] or False) if cache else False)
+            record = _record(request(evaluation, mode, global_step, precision), data, finished,
+                             scores, start)
             _write(rundir.metric_result_path(run_dir, evaluation.representation,
                                              evaluation.metric), record)
         records.append(record)
         if on_result is not None:
             on_result(record)
     return records
+
+
+def score_function(representation_fn: Callable, data, evaluations: Iterable[Evaluation], *,
+                   mode: str = "parity", n_jobs: int = 1, cache: bool = True,
+                   progress: bool = False) -> list[dict[str, Any]]:
+    """Score a representation function of one's own (float32 images ``[N, H, W, C]`` in
+    [0, 1] -> codes ``[N, D]``) on every evaluation, as :func:`score_run` scores a run's
+    representation: the same metric calls and records, with ``global_step`` and ``finished``
+    ``None`` (a function has no checkpoint). Nothing is written or reused (a function has no
+    run directory); returns the records in order. ``cache`` shares one
+    :class:`~dislab.metrics.CodeCache` between the evaluations where that is exact (a
+    function with a true ``deterministic`` attribute or a ``split_for_cache`` method)."""
+    from dislab.metrics.cache import auto_cache
+
+    shared = (auto_cache(data, representation_fn) or False) if cache else False
+    records = []
+    for evaluation in tqdm(list(evaluations), desc="metrics", unit="metric",
+                           disable=not progress):
+        start = time.perf_counter()
+        scores = _scores(representation_fn, data, evaluation, mode, n_jobs, shared)
+        records.append(_record(request(evaluation, mode, None), data, None, scores, start))
+    return records
+
+
+def _scores(representation_fn, data, evaluation: Evaluation, mode: str, n_jobs: int,
+            cache) -> dict[str, Any]:
+    """One metric's scores of one representation: :func:`dislab.metrics.evaluate` with the
+    evaluation's seed and parameters."""
+    from dislab import metrics
+
+    return metrics.evaluate(
+        representation_fn, data, [evaluation.metric], seed=evaluation.seed, mode=mode,
+        params={evaluation.metric: evaluation.params}, n_jobs=n_jobs, cache=cache,
+        progress=False)[evaluation.metric]
+
+
+def _record(wanted: dict[str, Any], data, finished: bool | None, scores: dict[str, Any],
+            start: float) -> dict[str, Any]:
+    """A result record: the ``request`` it answers, the data, the scores and the time since
+    ``start`` (``time.perf_counter``)."""
+    return {**wanted, "dataset": getattr(data, "name", None) or type(data).__name__,
+            "dataset_source": getattr(data, "source", None), "finished": finished,
+            "scores": _jsonable(scores), "elapsed_time": time.perf_counter() - start,
+            "dislab_version": __version__}
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:

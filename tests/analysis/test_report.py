@@ -3,6 +3,7 @@ server (headless Chromium where installed, HTML parsing everywhere)."""
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 from html.parser import HTMLParser
@@ -29,8 +30,8 @@ class _Links(HTMLParser):
         attrs = dict(attrs)
         if tag == "img":
             self.images.append(attrs["src"])
-        elif tag == "a" and "href" in attrs:
-            self.links.append(attrs["href"])
+        elif tag == "a" and "href" in attrs and not attrs["href"].startswith("#"):
+            self.links.append(attrs["href"])  # files (anchors within the page left out)
         elif tag == "table":
             self.tables += 1
         if "id" in attrs:
@@ -52,9 +53,9 @@ def full_report(tmp_path_factory):
 def test_every_section_has_its_figure_table_and_csv(full_report):
     parsed = _parse(full_report)
     out = full_report.parent
-    assert parsed.ids == [s.key for s in SECTIONS]
+    assert parsed.ids == ["runs"] + [s.key for s in SECTIONS]
     assert sorted(parsed.images) == sorted(f"figures/{s.key}.png" for s in SECTIONS)
-    assert parsed.tables == len(SECTIONS) + 1  # + the study summary
+    assert parsed.tables == len(SECTIONS) + 2  # + the findings and the runs
     for target in parsed.images + parsed.links:
         assert not target.startswith(("/", "http")), target  # relative: no server needed
         assert (out / target).is_file(), target
@@ -68,18 +69,47 @@ def test_the_report_states_the_papers_finding_and_a_verdict(full_report):
     text = full_report.read_text(encoding="utf-8")
     assert text.count("<b>Paper:</b>") == len(SECTIONS)
     assert text.count("This study: ") == len(SECTIONS)
+    assert text.count("<b>How this is decided:</b>") == len(SECTIONS)
     # planted: MIG and DCI correlate by construction, so the study agrees with the paper
-    assert "This study: Agrees.</b> median rho BetaVAE-FactorVAE" in text
+    assert ("This study: Agrees.</b> mean Spearman rho of BetaVAE-FactorVAE and MIG-DCI over "
+            "(dataset, pair) = ") in text
     # planted: the same hyperparameter wins on both datasets, so the study disagrees
-    assert "This study: Disagrees.</b> the best strength is the same" in text
+    assert "This study: Disagrees.</b> share of (model, metric) whose best strength" in text
+
+
+def test_the_front_page_lists_every_finding_before_the_sections(full_report):
+    text = full_report.read_text(encoding="utf-8")
+    front = text[:text.index("<h2 id='runs'>")]
+    assert "<h2>Findings</h2>" in front and "training steps" in front
+    for section in SECTIONS:
+        assert f"href='#{section.key}'" in front
+    assert "too small to decide" not in front  # the planted study decides findings
+
+
+def test_findings_are_the_verdicts_the_report_shows(full_report):
+    found = report.findings(planted_table(), **FAST)
+    assert list(found["key"]) == [s.key for s in SECTIONS]
+    assert list(found.columns) == ["key", "title", "claim", "verdict", "statistic", "value",
+                                   "low", "high", "threshold", "paper_side", "n", "note",
+                                   "rule"]
+    text = full_report.read_text(encoding="utf-8")
+    for row in found.itertuples():
+        assert f"This study: {row.verdict}.</b> {html.escape(row.statistic)} = " in text
+        assert html.escape(row.rule) in text
+    written = pd.read_csv(full_report.parent / "tables" / "findings.csv")
+    assert list(written["verdict"]) == list(found["verdict"])
 
 
 def test_a_one_seed_study_says_not_enough_data_instead_of_failing(tmp_path):
     table = planted_table(seeds=1, datasets=("alpha",))
     index = write_report(table, tmp_path, **FAST)
     text = index.read_text(encoding="utf-8")
-    assert "Not enough data:</b> the study has a single seed" in text
-    assert "Not enough data:</b> factor_vae on alpha has one seed per strength" in text
+    # the section still has its verdict: Undecided, noting the analysis' message
+    for message in ("the study has a single seed",
+                    "factor_vae on alpha has one seed per strength"):
+        assert re.search(f"This study: Undecided.</b> [^<]*; not enough data: {message}", text)
+    assert text.count("This study: ") == len(SECTIONS)
+    assert text.count("<b>How this is decided:</b>") == len(SECTIONS)
     for target in _parse(index).images + _parse(index).links:
         assert (tmp_path / target).is_file()
 
@@ -99,7 +129,11 @@ def test_cli_writes_the_report_of_a_stored_study(tmp_path, capsys, monkeypatch):
     assert main(["report", str(tmp_path / "study"), "--out", str(tmp_path / "r"),
                  "--resamples", "50"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "r" / "index.html")
-    assert (tmp_path / "r" / "index.html").is_file()
+    page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    # one seed, one dataset: too small, and the banner names the bigger study with its cost
+    # (tests/conftest.py's FAKE_ESTIMATE: 144 runs x (1 h + 0.1 h))
+    assert "too small to decide" in page and "<code>findings</code> (144 runs: a fake plan)" \
+        in page and "6.6 days of CPU time on this machine (test CPU" in page
 
 
 def test_cli_on_a_missing_study_is_a_clear_error(tmp_path, capsys):
@@ -137,3 +171,37 @@ def test_extra_sections_are_written_with_their_text_and_csv(tmp_path):
     assert "<h2>Control: entangled</h2><p>rotations keep the ELBO</p>" in text
     assert "tables/control__entangled.csv" in _parse(index).links
     assert (tmp_path / "tables" / "control__entangled.csv").read_text() == "MIG\n0.5\n"
+
+
+def test_the_gallery_comes_after_the_analyses(tmp_path):
+    from dislab.analysis.gallery import PICTURE_COLUMNS
+
+    table = planted_table(seeds=1, datasets=("alpha",))
+    pictures = {}
+    for key in PICTURE_COLUMNS:
+        pictures[key] = tmp_path / "run0" / f"{key}.png"
+        pictures[key].parent.mkdir(exist_ok=True)
+        pictures[key].write_bytes(key.encode())
+    gallery = table[["model_num", "dataset", "model", "beta", "gamma", "seed"]].iloc[:2].assign(
+        origin="dislab", missing=["", "failed run"],
+        **{key: [str(path), ""] for key, path in pictures.items()})
+    index = write_report(table, tmp_path / "report", gallery=gallery, **FAST)
+    parsed = _parse(index)
+    assert parsed.ids[-1] == "gallery" and {s.key for s in SECTIONS} <= set(parsed.ids)
+    shown = [t for t in parsed.images + parsed.links if t.startswith("gallery/")]
+    assert sorted(shown) == sorted(f"gallery/0/{key}.png" for key in PICTURE_COLUMNS)
+    for target in shown:
+        assert (index.parent / target).is_file(), target
+    assert "run 1<p class='missing'>failed run</p>" in index.read_text(encoding="utf-8")
+
+
+def test_cli_report_draws_the_gallery_unless_told_not_to(tmp_path, monkeypatch):
+    small = planted_table(seeds=1, datasets=("alpha",))
+    monkeypatch.setattr("dislab.study.load", lambda directory: small)
+    for flags, shown in (([], True), (["--no-gallery"], False)):
+        out = tmp_path / f"r{len(flags)}"
+        assert main(["report", str(tmp_path / "study"), "--out", str(out),
+                     "--resamples", "50", *flags]) == 0
+        text = (out / "index.html").read_text(encoding="utf-8")
+        assert ("<h2 id='gallery'>Gallery of the trained models</h2>" in text) == shown
+        assert ("no run directory recorded" in text) == shown  # planted runs have no run_dir

@@ -14,6 +14,7 @@ import pytest
 from dislab.analysis import NotEnoughData, weak
 from dislab.analysis.columns import METRICS, combine, swept_columns
 from dislab.analysis.report import SECTIONS, WEAK_SECTIONS, write_report
+from dislab.analysis.verdicts import AGREES, DISAGREES, UNDECIDED
 from tests.analysis.synthetic import planted_table
 
 FAST = {"num_resamples": 200}
@@ -52,36 +53,42 @@ def weak_table(n_weak: int, n_unsupervised: int, *, effect: float = 0.0,
 
 
 def test_a_planted_gain_agrees_in_every_cell():
-    result = weak.weak_vs_unsupervised(weak_table(40, 40, effect=0.3), **FAST)
+    table = weak_table(40, 40, effect=0.3)
+    result = weak.weak_vs_unsupervised(table, **FAST)
     assert len(result) == 2 * len(METRICS)
-    assert (result["verdict"] == weak.AGREES).all()
+    assert (result["verdict"] == AGREES).all()
     assert ((result["low"] > 0) & (result["difference"] > 0.2)).all()
     assert (result[["n_weak", "n_unsupervised"]] == 40).all().all()
-    agrees, text = weak.more_disentangled_verdict(result)
-    assert agrees is True
-    assert "12 agree, 0 disagree" in text
+    verdict = weak.more_disentangled_verdict(table, **FAST)
+    assert (verdict.word, verdict.value, verdict.threshold, verdict.paper_side) == (
+        AGREES, 1.0, 0.5, ">")
+    assert verdict.n == 2 * 80  # the weak and unsupervised runs of both datasets
+    assert "of 12 counted (dataset, metric) cells: 12 agree, 0 disagree" in verdict.note
 
 
 def test_a_planted_loss_disagrees():
-    result = weak.weak_vs_unsupervised(weak_table(40, 40, effect=-0.3), **FAST)
-    assert (result["verdict"] == weak.DISAGREES).all()
-    assert weak.more_disentangled_verdict(result)[0] is False
+    table = weak_table(40, 40, effect=-0.3)
+    result = weak.weak_vs_unsupervised(table, **FAST)
+    assert (result["verdict"] == DISAGREES).all()
+    verdict = weak.more_disentangled_verdict(table, **FAST)
+    assert (verdict.word, verdict.value) == (DISAGREES, 0.0)
 
 
 def test_few_runs_are_undecided_however_clear_they_look():
     # 3 vs 3 runs, every weak run far above every unsupervised one: the bootstrap interval
     # excludes 0, but the cell has too few runs to count
-    result = weak.weak_vs_unsupervised(weak_table(3, 3, effect=1.0), **FAST)
+    table = weak_table(3, 3, effect=1.0)
+    result = weak.weak_vs_unsupervised(table, **FAST)
     assert (result["low"] > 0).all()
     assert (result["verdict"] == weak.TOO_FEW).all()
-    agrees, text = weak.more_disentangled_verdict(result)
-    assert agrees is None
-    assert "no (dataset, metric) cell has enough runs" in text
+    verdict = weak.more_disentangled_verdict(table, **FAST)
+    assert verdict.word == UNDECIDED and verdict.n == 0 and np.isnan(verdict.value)
+    assert "no (dataset, metric) cell has enough runs" in verdict.note
 
 
 def test_no_effect_is_undecided():
-    result = weak.weak_vs_unsupervised(weak_table(40, 40, effect=0.0), **FAST)
-    assert weak.more_disentangled_verdict(result)[0] is None
+    table = weak_table(40, 40, effect=0.0)
+    assert weak.more_disentangled_verdict(table, **FAST).word == UNDECIDED
 
 
 def test_the_difference_interval_is_seeded():
@@ -99,21 +106,22 @@ def test_median_difference_of_known_samples():
     assert np.isnan(weak.median_difference([], [1.0])["difference"])
 
 
-def test_cell_and_overall_rules():
-    assert weak.cell_verdict(0.1, 0.5, True) == weak.AGREES
-    assert weak.cell_verdict(-0.5, -0.1, True) == weak.DISAGREES
-    assert weak.cell_verdict(-0.1, 0.5, True) == weak.UNDECIDED
-    assert weak.cell_verdict(0.1, 0.5, False) == weak.TOO_FEW
-    assert weak.cell_verdict(np.nan, np.nan, True) == weak.UNDECIDED
-
+def test_overall_rule_and_its_record():
     def overall(*cells):
-        return weak.aggregate(pd.DataFrame({"verdict": list(cells)}), "statistic")[0]
+        frame = pd.DataFrame({"dataset": ["a"] * len(cells), "verdict": list(cells),
+                              "n": range(10, 10 + len(cells))})
+        return weak.aggregate(frame, "statistic", ["n"])
 
-    assert overall("Agrees", "Agrees", "Undecided", "too few runs") is True
-    assert overall("Agrees", "Undecided", "Undecided") is None  # not a majority
-    assert overall("Agrees", "Agrees", "Agrees", "Disagrees") is None  # both sides
-    assert overall("Disagrees", "Disagrees", "Undecided") is False
-    assert overall("too few runs") is None
+    assert overall("Agrees", "Agrees", "Undecided", "too few runs").word == AGREES
+    assert overall("Agrees", "Undecided", "Undecided").word == UNDECIDED  # not a majority
+    assert overall("Agrees", "Agrees", "Agrees", "Disagrees").word == UNDECIDED  # both sides
+    assert overall("Disagrees", "Disagrees", "Undecided").word == DISAGREES
+    assert overall("too few runs").word == UNDECIDED
+    verdict = overall("Agrees", "Agrees", "Undecided", "too few runs")
+    assert verdict.value == pytest.approx(2 / 3)  # share of the counted cells that Agree
+    assert np.isnan(verdict.low) and np.isnan(verdict.high)
+    assert verdict.n == 12  # the largest counted cell of the dataset (the uncounted has 13)
+    assert "1 cell(s) with too few runs not counted" in verdict.note
 
 
 # -- finding 2: the ELBO selects disentangled models -------------------------------------------
@@ -122,25 +130,34 @@ def test_cell_and_overall_rules():
 def test_elbo_tracking_the_metrics_agrees():
     result = weak.elbo_selection(weak_table(40, 40, elbo_effect=1.0), **FAST)
     assert len(result) == 2 * len(METRICS)
-    assert (result["verdict"] == weak.AGREES).all()
+    assert (result["verdict"] == AGREES).all()
     assert (result["rho_weak"] > 0.8).all()
     # the unsupervised ELBO is planted as noise: its rho is shown, near 0
     assert (result["rho_unsupervised"].abs() < 0.5).all()
     assert (result["n_unsupervised"] == 40).all()
-    assert weak.elbo_selection_verdict(result)[0] is True
+    verdict = weak.elbo_selection_verdict(weak_table(40, 40, elbo_effect=1.0), **FAST)
+    assert (verdict.word, verdict.value, verdict.n) == (AGREES, 1.0, 80)  # 40 weak runs x 2
 
 
 def test_elbo_against_the_metrics_disagrees():
-    result = weak.elbo_selection(weak_table(40, 40, elbo_effect=-1.0), **FAST)
-    assert (result["verdict"] == weak.DISAGREES).all()
-    assert weak.elbo_selection_verdict(result)[0] is False
+    table = weak_table(40, 40, elbo_effect=-1.0)
+    result = weak.elbo_selection(table, **FAST)
+    assert (result["verdict"] == DISAGREES).all()
+    assert weak.elbo_selection_verdict(table, **FAST).word == DISAGREES
 
 
 def test_elbo_selection_with_few_weak_runs_is_undecided():
-    result = weak.elbo_selection(weak_table(4, 40, elbo_effect=1.0), **FAST)
+    table = weak_table(4, 40, elbo_effect=1.0)
+    result = weak.elbo_selection(table, **FAST)
     assert (result["n_weak"] == 4).all()
     assert (result["verdict"] == weak.TOO_FEW).all()
-    assert weak.elbo_selection_verdict(result)[0] is None
+    assert weak.elbo_selection_verdict(table, **FAST).word == UNDECIDED
+
+
+def test_a_verdict_without_the_runs_it_needs_is_undecided_with_the_reason():
+    verdict = weak.more_disentangled_verdict(weak_table(10, 0, effect=0.3), **FAST)
+    assert verdict.word == UNDECIDED and verdict.n == 0
+    assert "no finished unsupervised run" in verdict.note
 
 
 def test_both_kinds_of_runs_are_required():
@@ -196,7 +213,7 @@ def _ids(index):
 def test_a_report_without_weak_runs_has_no_weak_section(tmp_path):
     index = write_report(planted_table(seeds=3), tmp_path, num_resamples=50)
     parsed = _ids(index)
-    assert parsed.ids == [s.key for s in SECTIONS]
+    assert parsed.ids == ["runs"] + [s.key for s in SECTIONS]
     text = index.read_text(encoding="utf-8")
     assert "W1." not in text and "weakly-supervised" not in text
 
@@ -205,16 +222,19 @@ def test_a_report_with_weak_runs_renders_both_weak_sections(tmp_path):
     table = weak_table(20, 20, effect=0.3, elbo_effect=1.0)
     index = write_report(table, tmp_path, num_resamples=50)
     parsed = _ids(index)
-    assert parsed.ids == [s.key for s in SECTIONS] + [s.key for s in WEAK_SECTIONS]
+    assert parsed.ids == ["runs"] + [s.key for s in SECTIONS] + [s.key for s in WEAK_SECTIONS]
     for section in WEAK_SECTIONS:
         assert f"figures/{section.key}.png" in parsed.images
         assert (tmp_path / "figures" / f"{section.key}.png").read_bytes()[:4] == b"\x89PNG"
         csv = pd.read_csv(tmp_path / "tables" / f"{section.key}.csv")
         assert {"dataset", "metric", "n_weak", "verdict"} <= set(csv.columns)
     text = index.read_text(encoding="utf-8")
-    assert text.count("<b>How this is decided:</b>") == 2
+    assert text.count("<b>How this is decided:</b>") == len(SECTIONS) + len(WEAK_SECTIONS)
     assert "Sections 1-7 use the 40 unsupervised run(s) only" in text
-    assert text.count("This study: Agrees.</b> of 12 (dataset, metric) cells, 12 agree") == 2
+    assert text.count("This study: Agrees.</b> share of counted (dataset, metric) cells that "
+                      "Agree") == 2
+    # each weak verdict: in its section and on the front page
+    assert text.count("of 12 counted (dataset, metric) cells: 12 agree") == 4
 
 
 def test_a_report_of_weak_runs_alone_does_not_fail(tmp_path):
@@ -236,5 +256,6 @@ def test_cli_reports_two_studies_as_one_table(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out.strip() == str(index)
     text = index.read_text(encoding="utf-8")
     assert "dislab report: weak + base" in text
-    assert _ids(index).ids[-2:] == [s.key for s in WEAK_SECTIONS]
-    assert "This study: Agrees.</b> of 12 (dataset, metric) cells, 12 agree" in text
+    ids = [i for i in _ids(index).ids if i != "gallery"]
+    assert ids[-2:] == [s.key for s in WEAK_SECTIONS]
+    assert "of 12 counted (dataset, metric) cells: 12 agree" in text

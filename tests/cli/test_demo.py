@@ -21,3 +21,6 @@ def test_demo_runs_a_study_and_writes_its_report(tmp_path, capsys):
     index = tmp_path / "tiny" / "report" / "index.html"
     assert index.is_file() and str(index.resolve()) in out
     assert "6 done" in out
+    assert "gallery of 6 run(s): " in out
+    assert "<h2 id='gallery'>Gallery of the trained models</h2>" in index.read_text()
+    assert (tmp_path / "tiny" / "report" / "gallery" / "0" / "traversal_thumb.png").is_file()

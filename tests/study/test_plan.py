@@ -142,3 +142,21 @@ def test_plan_reports_the_load_and_warns_when_busy(monkeypatch, capsys, tmp_path
     assert f"load average {load[0]:.2f} before, {load[1]:.2f} after on 2 CPU(s)" in out
     assert "90 ms/step x 300 steps, median of 22 after 3 warm-up" in out
     assert ("inflated, roughly by a factor of 4.5" in out) == warned
+
+
+def test_cached_estimate_measures_once_per_study_text(tmp_path, monkeypatch):
+    from dislab.study import plan
+
+    monkeypatch.undo()  # the real cached_estimate (tests/conftest.py replaces it)
+
+    calls = []
+    monkeypatch.setattr(plan, "estimate", lambda spec, threads: calls.append(threads) or {
+        "train_seconds": 10.0, "eval_seconds": 5.0})
+    cache = tmp_path / "plan.json"
+    first = plan.cached_estimate("tiny", cache)
+    assert plan.cached_estimate("tiny", cache) == first and len(calls) == 1
+    assert first["num_runs"] == 6 and first["cpu"] == plan.cpu_name()
+    cache.write_text("{not json")  # damaged: measured again, not an error
+    plan.cached_estimate("tiny", cache)
+    plan.cached_estimate("quick", cache)  # another study
+    assert len(calls) == 3

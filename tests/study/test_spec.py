@@ -106,7 +106,7 @@ def test_every_preset_parses_and_round_trips():
     for name in study_spec.presets():
         spec = study_spec.load(name)
         assert study_spec.parse(spec.to_dict()) == spec
-    assert study_spec.load("quick").num_runs == 6
+    assert study_spec.load("quick").num_runs == 48
     assert study_spec.load("dsprites-small").num_runs == 108
 
 

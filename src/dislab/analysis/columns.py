@@ -7,6 +7,8 @@ the finished runs (``state == "done"``, when there is a ``state`` column).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -92,15 +94,41 @@ class NotEnoughData(ValueError):
 
 
 def done_runs(table: pd.DataFrame) -> pd.DataFrame:
-    """The finished runs, with a ``strength`` column (see :func:`regularization_strength`)
-    and a ``config`` column naming the model and its swept hyperparameters."""
+    """The study's finished runs, with a ``strength`` column (see
+    :func:`regularization_strength`) and a ``config`` column naming the model and its swept
+    hyperparameters. External runs (:func:`is_external`, ``dislab study add``) are left out:
+    they are not part of the study's population, so no analysis or verdict counts them."""
+    return _finished(table, external=False)
+
+
+def external_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The finished external runs (``dislab study add``), with the columns of
+    :func:`done_runs` and a ``name``: the model (a representation function's name), followed
+    by the run directory's name where several external runs share a model; empty when the
+    table has none."""
+    runs = _finished(table, external=True)
+    shared = runs["model"].duplicated(keep=False)
+    names = [f"{run['model']} ({_where(run)})" if twin else run["model"]
+             for (_, run), twin in zip(runs.iterrows(), shared)]
+    return runs.assign(name=pd.Series(names, index=runs.index, dtype=object))
+
+
+def _where(run: pd.Series) -> str:
+    """A run's directory name, or its model number when it has no directory."""
+    run_dir = run.get("run_dir")
+    return Path(run_dir).name if isinstance(run_dir, str) else str(run.get("model_num"))
+
+
+def _finished(table: pd.DataFrame, external: bool) -> pd.DataFrame:
+    """The finished runs that are (``external``) or are not external, with ``strength`` and
+    ``config`` columns."""
     missing = [c for c in ("dataset", "model", "seed") if c not in table.columns]
     if missing:
         raise ValueError(f"not a study table: column(s) {', '.join(missing)} missing "
                          "(expected the frame of dislab.study.load)")
     if "state" in table.columns:
         table = table[table["state"] == "done"]
-    table = table.reset_index(drop=True)
+    table = table[is_external(table) == external].reset_index(drop=True)
     config = table["model"].map(str)
     for column in swept_columns(table):
         config = config + f" {column}=" + table[column].map(str)
@@ -116,6 +144,14 @@ def swept_columns(table: pd.DataFrame) -> list[str]:
 def is_weak(table: pd.DataFrame) -> pd.Series:
     """Whether each run's model is weakly supervised (:data:`WEAK_MODELS`)."""
     return table["model"].isin(WEAK_MODELS)
+
+
+def is_external(table: pd.DataFrame) -> pd.Series:
+    """Whether each run was added from outside the study (``origin == "external"``: not
+    part of the study's population)."""
+    if "origin" not in table.columns:
+        return pd.Series(False, index=table.index)
+    return table["origin"].eq("external")
 
 
 def combine(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,6 +1,9 @@
 """How scores depend on the regulariser, the model, the hyperparameter and the seed
 (Locatello et al. 2019: does the regulariser decorrelate the representation, and how much do
-the model, the hyperparameter and the seed matter; sections 1, 3 and 4 of ``dislab report``)."""
+the model, the hyperparameter and the seed matter; sections 1, 3 and 4 of ``dislab report``).
+
+The figures mark the table's external runs (``dislab study add``) with red stars
+(:mod:`dislab.analysis._marks`); the numbers are the study's runs' alone."""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ import numpy as np
 import pandas as pd
 
 from dislab.analysis._common import correlations, figure_grid, grid_position
+from dislab.analysis._marks import category_x, grid_x, stars
 from dislab.analysis.columns import (
     METRICS,
     TC_MEAN,
     TC_SAMPLED,
     available,
     done_runs,
+    external_runs,
     require,
 )
 from dislab.analysis.stats import NUM_RESAMPLES
@@ -45,19 +50,22 @@ def decorrelation(table: pd.DataFrame, *, seed: int = 0, num_resamples: int = NU
     ], ignore_index=True)
     if not plot:
         return result
-    return result, _plot_decorrelation(runs, tc)
+    return result, _plot_decorrelation(runs, tc, external_runs(table))
 
 
-def _plot_decorrelation(runs: pd.DataFrame, tc: dict[str, str]):
+def _plot_decorrelation(runs: pd.DataFrame, tc: dict[str, str], externals: pd.DataFrame):
     datasets = sorted(runs["dataset"].unique())
     fig, axes = figure_grid(len(tc), len(datasets))
     runs = runs.assign(position=grid_position(runs))
     for col, dataset in enumerate(datasets):
         subset = runs[runs["dataset"] == dataset]
-        _median_lines(axes[0, col], subset, TC_SAMPLED)
+        mine = externals[externals["dataset"] == dataset]
+        _median_lines(axes[0, col], subset, TC_SAMPLED, mine)
         for model, group in subset.groupby("model"):
             if len(tc) == 2:
                 axes[1, col].scatter(group[TC_SAMPLED], group[TC_MEAN], s=8, label=model)
+        if len(tc) == 2:
+            stars(axes[1, col], mine, mine[TC_SAMPLED], mine[TC_MEAN])
         axes[0, col].set(title=dataset, xlabel="regularisation strength (grid position)",
                          ylabel="TC of the sampled representation")
         if len(tc) == 2:
@@ -100,7 +108,7 @@ def metric_distributions(table: pd.DataFrame, *, plot: bool = False):
         result["dataset"].map(replicated), np.nan)  # undefined with one seed per config
     if not plot:
         return result
-    return result, _plot_violins(runs, metrics)
+    return result, _plot_violins(runs, metrics, external_runs(table))
 
 
 def _metric_values(runs: pd.DataFrame, metrics: dict[str, str]):
@@ -121,7 +129,7 @@ def _explained(values: pd.DataFrame, by: str, total: float) -> float:
     return float(between / total) if total > 0 else np.nan
 
 
-def _plot_violins(runs: pd.DataFrame, metrics: dict[str, str]):
+def _plot_violins(runs: pd.DataFrame, metrics: dict[str, str], externals: pd.DataFrame):
     datasets = sorted(runs["dataset"].unique())
     models = sorted(runs["model"].unique())
     fig, axes = figure_grid(len(datasets), len(metrics))
@@ -129,6 +137,8 @@ def _plot_violins(runs: pd.DataFrame, metrics: dict[str, str]):
         ax = axes[datasets.index(dataset), list(metrics).index(label)]
         _violins(ax, [values.loc[values["model"] == m, "score"].to_numpy() for m in models],
                  models)
+        mine = externals[externals["dataset"] == dataset]
+        stars(ax, mine, category_x(mine, models), mine[metrics[label]])
         ax.set_title(f"{label} on {dataset}", fontsize=9)
     return fig
 
@@ -142,8 +152,19 @@ def _violins(ax, groups: list[np.ndarray], labels: list[str]) -> None:
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
 
 
-def seed_variation(table: pd.DataFrame, *, metric: str = "FactorVAE",
-                   model: str = "factor_vae", dataset: str | None = None, plot: bool = False):
+# The paper's example of the spread over seeds: the FactorVAE score of FactorVAE on Cars3D.
+SEED_METRIC, SEED_MODEL, SEED_DATASET = "FactorVAE", "factor_vae", "cars3d"
+
+
+def seed_dataset(runs: pd.DataFrame) -> str:
+    """The dataset :func:`seed_variation` shows by default: :data:`SEED_DATASET` if present,
+    otherwise the first dataset."""
+    datasets = sorted(runs["dataset"].unique())
+    return SEED_DATASET if SEED_DATASET in datasets else datasets[0]
+
+
+def seed_variation(table: pd.DataFrame, *, metric: str = SEED_METRIC,
+                   model: str = SEED_MODEL, dataset: str | None = None, plot: bool = False):
     """One metric against the regularisation strength of one model on one dataset, over
     seeds (the paper's violin plots over the 50 seeds; it shows FactorVAE's gamma on Cars3D).
 
@@ -155,9 +176,8 @@ def seed_variation(table: pd.DataFrame, *, metric: str = "FactorVAE",
     require(metric in METRICS, f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
     column = METRICS[metric]
     require(column in available(runs, METRICS).values(), f"no run has the {metric} score")
-    datasets = sorted(runs["dataset"].unique())
     if dataset is None:
-        dataset = "cars3d" if "cars3d" in datasets else datasets[0]
+        dataset = seed_dataset(runs)
     subset = runs[(runs["dataset"] == dataset) & (runs["model"] == model)].dropna(
         subset=[column])
     require(len(subset) > 0, f"no {model} run on {dataset} has the {metric} score")
@@ -177,6 +197,9 @@ def seed_variation(table: pd.DataFrame, *, metric: str = "FactorVAE",
     strengths = sorted(subset["strength"].unique())
     _violins(axes[0, 0], [grouped.get_group(s).to_numpy() for s in strengths],
              [f"{s:g}" for s in strengths])
+    externals = external_runs(table)
+    mine = externals[externals["dataset"] == dataset]
+    stars(axes[0, 0], mine, grid_x(mine, subset), mine[column])
     axes[0, 0].set(title=f"{metric} of {model} on {dataset} over seeds",
                    xlabel="regularisation strength", ylabel=metric)
     return result, fig
@@ -207,27 +230,31 @@ def hyperparameter_effect(table: pd.DataFrame, *, seed: int = 0,
         lambda s: s.nunique(dropna=True) == 1 and s.notna().all())
     if not plot:
         return result
-    return result, _plot_hyperparameters(runs, metrics)
+    return result, _plot_hyperparameters(runs, metrics, external_runs(table))
 
 
-def _plot_hyperparameters(runs: pd.DataFrame, metrics: dict[str, str]):
+def _plot_hyperparameters(runs: pd.DataFrame, metrics: dict[str, str],
+                          externals: pd.DataFrame):
     datasets = sorted(runs["dataset"].unique())
     fig, axes = figure_grid(len(metrics), len(datasets))
     runs = runs.assign(position=grid_position(runs))
     for col, dataset in enumerate(datasets):
+        mine = externals[externals["dataset"] == dataset]
         for row, (label, column) in enumerate(metrics.items()):
-            _median_lines(axes[row, col], runs[runs["dataset"] == dataset], column)
+            _median_lines(axes[row, col], runs[runs["dataset"] == dataset], column, mine)
             axes[row, col].set(title=f"{label} on {dataset}",
                                xlabel="strength (grid position)")
     axes[0, 0].legend(fontsize=7)
     return fig
 
 
-def _median_lines(ax, runs: pd.DataFrame, column: str) -> None:
-    """One line per model: the median of ``column`` over seeds at each grid position."""
+def _median_lines(ax, runs: pd.DataFrame, column: str, externals: pd.DataFrame) -> None:
+    """One line per model: the median of ``column`` over seeds at each grid position; the
+    external runs as stars at their strength's position (:func:`~._marks.grid_x`)."""
     for model, group in runs.groupby("model"):
         medians = group.groupby("position")[column].median()
         ax.plot(medians.index, medians.to_numpy(), marker="o", label=model)
+    stars(ax, externals, grid_x(externals, runs), externals[column])
 
 
 def _swept(runs: pd.DataFrame) -> pd.DataFrame:

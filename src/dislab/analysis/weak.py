@@ -12,18 +12,21 @@ first per (dataset, metric) cell, over the metrics of :data:`~dislab.analysis.co
 
 - a cell **Agrees** when the interval of its deciding statistic lies entirely on the paper's
   side of 0, **Disagrees** when it lies entirely on the other side, and is **Undecided** when
-  it contains 0;
+  it contains 0 (:func:`~dislab.analysis.verdicts.decide`);
 - a cell with too few runs is marked ``too few runs`` and not counted: a percentile bootstrap
   of very few runs is overconfident (3 weakly-supervised runs all above 3 unsupervised ones
   give an interval above 0 in every resample, while an exact rank test on them gives p = 0.1).
-  The minimum is the smallest size at which an exact two-sided rank test of perfectly
-  separated (or perfectly ordered) runs reaches 5%: :data:`MIN_GROUP` runs in each group for a
-  difference, :data:`MIN_CORRELATION` runs for a rank correlation.
+  The minimum is that of :mod:`dislab.analysis.verdicts`:
+  :data:`~dislab.analysis.verdicts.MIN_GROUP` runs in each group for a difference,
+  :data:`~dislab.analysis.verdicts.MIN_CORRELATION` runs for a rank correlation.
 
 Then over the counted cells (the verdict functions :func:`more_disentangled_verdict` and
-:func:`elbo_selection_verdict`): **Agrees** when more than half of them Agree and none
-Disagrees; **Disagrees** when more than half Disagree and none Agrees; **Undecided**
-otherwise (no counted cell, mostly undecided cells, or cells on both sides).
+:func:`elbo_selection_verdict`, which return a :class:`~dislab.analysis.verdicts.Verdict`
+whose statistic is the share of counted cells that Agree): **Agrees** when more than half of
+them Agree and none Disagrees; **Disagrees** when more than half Disagree and none Agrees;
+**Undecided** otherwise (no counted cell, mostly undecided cells, or cells on both sides).
+The share has no interval (NaN): the cells' own intervals decide, and the cells are not
+independent draws whose share a binomial interval could describe.
 
 This module reads tables only (no torch, no models).
 """
@@ -39,6 +42,7 @@ from dislab.analysis.columns import (
     METRICS,
     UNSUPERVISED,
     WEAK_MODELS,
+    NotEnoughData,
     available,
     done_runs,
     is_weak,
@@ -46,11 +50,18 @@ from dislab.analysis.columns import (
     swept_columns,
 )
 from dislab.analysis.stats import LEVEL, NUM_RESAMPLES, percentile_interval
+from dislab.analysis.verdicts import (
+    AGREES,
+    DISAGREES,
+    MIN_CORRELATION,
+    MIN_GROUP,
+    UNDECIDED,
+    Verdict,
+    decide,
+)
 
 ELBO = UNSUPERVISED["ELBO"]  # train.elbo = -(reconstruction + KL): higher is better
-MIN_GROUP = 4  # runs per group: 4 vs 4 perfectly separated gives p = 2/70 (Mann-Whitney)
-MIN_CORRELATION = 5  # runs: 5 perfectly ordered give p = 2/120 (Spearman, exact)
-AGREES, DISAGREES, UNDECIDED, TOO_FEW = "Agrees", "Disagrees", "Undecided", "too few runs"
+TOO_FEW = "too few runs"  # a cell below the minimum size: shown, not counted
 
 MORE_DISENTANGLED_RULE = (
     "Per (dataset, metric): the 95% bootstrap interval of median(weak) - median(unsupervised) "
@@ -98,16 +109,10 @@ def _runs(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 # -- per-cell decisions ------------------------------------------------------------------------
 
 
-def cell_verdict(low: float, high: float, enough: bool) -> str:
-    """A cell's verdict from its 95% interval: above 0 Agrees, below 0 Disagrees, otherwise
-    Undecided; ``too few runs`` when ``enough`` is false."""
-    if not enough:
-        return TOO_FEW
-    if np.isfinite(low) and low > 0:
-        return AGREES
-    if np.isfinite(high) and high < 0:
-        return DISAGREES
-    return UNDECIDED
+def _cell(low: float, high: float, enough: bool) -> str:
+    """A cell's word: :func:`~dislab.analysis.verdicts.decide` on its interval against 0
+    (the paper's side: above), or :data:`TOO_FEW` when it is not counted."""
+    return decide(low, high, 0.0, ">") if enough else TOO_FEW
 
 
 def median_difference(x, y, seed: int = 0, num_resamples: int = NUM_RESAMPLES,
@@ -158,7 +163,7 @@ def weak_vs_unsupervised(table: pd.DataFrame, *, seed: int = 0,
                 "n_unsupervised": len(y),
                 "median_weak": float(np.median(x)) if len(x) else np.nan,
                 "median_unsupervised": float(np.median(y)) if len(y) else np.nan,
-                **stats, "verdict": cell_verdict(stats["low"], stats["high"], enough)})
+                **stats, "verdict": _cell(stats["low"], stats["high"], enough)})
     result = pd.DataFrame(rows, columns=[
         "dataset", "metric", "n_weak", "n_unsupervised", "median_weak", "median_unsupervised",
         "difference", "low", "high", "verdict"])
@@ -168,9 +173,12 @@ def weak_vs_unsupervised(table: pd.DataFrame, *, seed: int = 0,
                                      "median weak - median unsupervised")
 
 
-def more_disentangled_verdict(result: pd.DataFrame):
-    """The verdict on :func:`weak_vs_unsupervised`'s table (rule in the module docstring)."""
-    return aggregate(result, "weak minus unsupervised median")
+def more_disentangled_verdict(table: pd.DataFrame, *, seed: int = 0,
+                              num_resamples: int = NUM_RESAMPLES) -> Verdict:
+    """The verdict on :func:`weak_vs_unsupervised` of the study ``table`` (rule in the
+    module docstring; n: the weak and unsupervised runs of the counted cells)."""
+    return _verdict(weak_vs_unsupervised, table, seed, num_resamples,
+                    "median(weak) - median(unsupervised)", ["n_weak", "n_unsupervised"])
 
 
 # -- finding 2: the ELBO selects disentangled models -------------------------------------------
@@ -203,7 +211,7 @@ def elbo_selection(table: pd.DataFrame, *, seed: int = 0, num_resamples: int = N
         for name in ("n", "rho", "low", "high"):
             result[f"{name}_unsupervised"] = 0 if name == "n" else np.nan
     result["n_unsupervised"] = result["n_unsupervised"].fillna(0).astype(int)
-    result["verdict"] = [cell_verdict(low, high, n >= MIN_CORRELATION) for low, high, n in
+    result["verdict"] = [_cell(low, high, n >= MIN_CORRELATION) for low, high, n in
                          zip(result["low_weak"], result["high_weak"], result["n_weak"])]
     result = result[[*keys, "n_weak", "rho_weak", "low_weak", "high_weak", "n_unsupervised",
                      "rho_unsupervised", "low_unsupervised", "high_unsupervised", "verdict"]]
@@ -215,9 +223,12 @@ def elbo_selection(table: pd.DataFrame, *, seed: int = 0, num_resamples: int = N
                   "unsupervised")], "Spearman's rho (ELBO, metric)", limits=(-1.05, 1.05))
 
 
-def elbo_selection_verdict(result: pd.DataFrame):
-    """The verdict on :func:`elbo_selection`'s table (rule in the module docstring)."""
-    return aggregate(result, "rho(ELBO, metric) over the weak runs")
+def elbo_selection_verdict(table: pd.DataFrame, *, seed: int = 0,
+                           num_resamples: int = NUM_RESAMPLES) -> Verdict:
+    """The verdict on :func:`elbo_selection` of the study ``table`` (rule in the module
+    docstring; n: the weak runs of the counted cells)."""
+    return _verdict(elbo_selection, table, seed, num_resamples,
+                    "rho(ELBO, metric) over the weak runs", ["n_weak"])
 
 
 def _rho(runs: pd.DataFrame, metrics: dict[str, str], seed: int, num_resamples: int,
@@ -230,27 +241,43 @@ def _rho(runs: pd.DataFrame, metrics: dict[str, str], seed: int, num_resamples: 
 # -- aggregation and figures -------------------------------------------------------------------
 
 
-def aggregate(result: pd.DataFrame, statistic: str) -> tuple[bool | None, str]:
-    """``(True | False | None, text)`` over the cells' ``verdict`` column: Agrees (True)
-    when more than half the counted cells (all but ``too few runs``) Agree and none
-    Disagrees, Disagrees (False) when more than half Disagree and none Agrees, else
-    Undecided (None)."""
-    verdicts = result["verdict"]
-    counted = verdicts[verdicts != TOO_FEW]
-    skipped = len(verdicts) - len(counted)
-    tail = f"; {skipped} cell(s) with too few runs not counted" if skipped else ""
-    if counted.empty:
-        return None, f"no (dataset, metric) cell has enough runs to decide{tail}"
-    agree, disagree = int((counted == AGREES).sum()), int((counted == DISAGREES).sum())
-    undecided = len(counted) - agree - disagree
-    text = (f"of {len(counted)} (dataset, metric) cells, {agree} agree, {disagree} disagree "
-            f"and {undecided} are undecided (95% interval of the {statistic} above / below / "
-            f"around 0){tail}")
+def _verdict(analysis, table: pd.DataFrame, seed: int, num_resamples: int, statistic: str,
+             sizes: list[str]) -> Verdict:
+    """:func:`aggregate` of the analysis' cells; Undecided when the analysis lacks data."""
+    try:
+        result = analysis(table, seed=seed, num_resamples=num_resamples)
+    except NotEnoughData as err:
+        return aggregate(pd.DataFrame(columns=["dataset", "verdict", *sizes]), statistic,
+                         sizes, note=str(err))
+    return aggregate(result, statistic, sizes)
+
+
+def aggregate(result: pd.DataFrame, statistic: str, sizes: list[str],
+              note: str = "") -> Verdict:
+    """The :class:`~dislab.analysis.verdicts.Verdict` over the cells' ``verdict`` column:
+    Agrees when more than half the counted cells (all but ``too few runs``) Agree and none
+    Disagrees, Disagrees when more than half Disagree and none Agrees, else Undecided. Its
+    value is the share of counted cells that Agree (threshold 0.5, no interval), ``n`` the
+    runs of the counted cells (per dataset the largest sum of the ``sizes`` columns);
+    ``note`` replaces the cell counts (e.g. why there is no cell)."""
+    counted = result[result["verdict"] != TOO_FEW]
+    skipped = len(result) - len(counted)
+    agree, disagree = int((counted["verdict"] == AGREES).sum()), int(
+        (counted["verdict"] == DISAGREES).sum())
+    word = UNDECIDED
     if agree > len(counted) / 2 and disagree == 0:
-        return True, text
-    if disagree > len(counted) / 2 and agree == 0:
-        return False, text
-    return None, text
+        word = AGREES
+    elif disagree > len(counted) / 2 and agree == 0:
+        word = DISAGREES
+    if not note:
+        note = (f"of {len(counted)} counted (dataset, metric) cells: {agree} agree, "
+                f"{disagree} disagree, {len(counted) - agree - disagree} undecided"
+                if len(counted) else "no (dataset, metric) cell has enough runs to decide")
+        note += f"; {skipped} cell(s) with too few runs not counted" if skipped else ""
+    runs = counted[sizes].sum(axis=1).groupby(counted["dataset"]).max().sum()
+    share = agree / len(counted) if len(counted) else np.nan
+    return Verdict(word, f"share of counted (dataset, metric) cells that Agree ({statistic} "
+                   "above 0)", share, np.nan, np.nan, 0.5, ">", int(runs), note)
 
 
 _COLOURS = {AGREES: "tab:green", DISAGREES: "tab:red"}

@@ -1,4 +1,5 @@
-"""``dislab study plan|run|status|export|import-dlib``: studies from TOML files or presets.
+"""``dislab study plan|run|status|export|import-dlib|rebuild|add``: studies from TOML files or
+presets.
 
     dislab study plan quick                       # runs, evaluations, time and disk estimates
     dislab study run quick --out out/quick        # resumable: rerun to continue
@@ -7,6 +8,7 @@
     dislab study export out/quick --format csv    # one row per run, one column per score
     dislab study import-dlib results.json --out out/dlib
     dislab study rebuild out/quick                # a damaged results.sqlite, from runs/
+    dislab study add out/quick runs/mine          # your own run, scored the study's way
 """
 
 from __future__ import annotations
@@ -81,6 +83,26 @@ def register(subparsers) -> None:
                               "(default: DIR/study.toml)")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    add = sub.add_parser(
+        "add", help="score runs trained outside the study the study's way, as external runs",
+        description="Score run directories trained outside the study (`dislab train`, any "
+                    "model, on one of the study's datasets) with the study's own evaluation "
+                    "(its metrics and parameters, metric mode, representations, evaluation "
+                    "seeds) and store each as an external run: shown among the study's runs "
+                    "in the report, never part of its statistics. A run already in the study "
+                    "is not scored again.")
+    add.add_argument("dir", help="study directory")
+    add.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                     help="run directory written by `dislab train`")
+    add.add_argument("--study", default=None,
+                     help="the study file or preset the directory was run with "
+                          "(default: DIR/study.toml)")
+    add.add_argument("--allow-unfinished", action="store_true",
+                     help="score the latest checkpoint of a run whose training is not finished")
+    add.add_argument("--device", default="cpu", help="torch device of the encoder")
+    add.add_argument("--quiet", action="store_true", help="no progress bar")
+    add.set_defaults(func=cmd_add)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -173,12 +195,17 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from dislab.study.store import Store
+    from dislab.study.store import EXTERNAL, Store
 
     with Store(args.dir, create=False) as store:
         name = store.get_meta("name") or "?"
         counts, failures = store.counts(), store.failures()
+        runs = store.runs_frame()
+        external = runs[runs["origin"] == EXTERNAL]
         print(f"study {name} in {args.dir}: {sum(counts.values())} runs: {_counts(counts)}")
+        if len(external):
+            print(f"  and {len(external)} external run(s) (`dislab study add`, not part of "
+                  f"the study): {', '.join(map(str, external['model_num']))}")
         for model_num, reason in failures:
             print(f"  failed {model_num}: {reason}")
         if failures:
@@ -213,7 +240,41 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     counts = result["counts"]
     print(f"rebuilt {Path(args.dir) / 'results.sqlite'} from {Path(args.dir) / 'runs'}: "
           f"{sum(counts.values())} runs: {_counts(counts)}")
+    if result["external"]:
+        print(f"kept {result['external']} external run(s) (from {Path(args.dir) / 'external'})")
     if counts["pending"] or counts["running"]:
         study = args.study or Path(args.dir) / SPEC_FILE
         print(f"continue the others with `dislab study run {study} --out {args.dir}`")
+    return 0
+
+
+ADD_MESSAGES = {
+    "added": "{run_dir}: added as external run {model_num}",
+    "rescored": "{run_dir}: external run {model_num}, re-scored with the study's evaluation "
+                "(it changed since the run was added)",
+    "present": "{run_dir}: already in the study (run {model_num}); nothing re-scored",
+}
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from dislab import study
+    from dislab.analysis.placement import placement
+    from dislab.cli.data import format_table
+
+    added = study.add_runs(args.dir, args.run_dirs, study=args.study,
+                           allow_unfinished=args.allow_unfinished, device=args.device,
+                           progress=not args.quiet)
+    for entry in added:
+        print(ADD_MESSAGES[entry.status].format(run_dir=entry.run_dir,
+                                                model_num=entry.model_num))
+    external = [a.model_num for a in added if a.model_num < 0]
+    if external:
+        table = placement(study.load(args.dir))
+        mine = table[table["model_num"].isin(external)]
+        print("\namong the study's finished runs on the same dataset (percentile: 0 below "
+              "every run, 100 above every run):")
+        print(format_table([{"run": str(r.model_num), "name": r.name, "metric": r.metric,
+                             "value": f"{r.value:.4g}", "percentile": f"{r.percentile:.0f}",
+                             "of": str(r.n)} for r in mine.itertuples()]))
+        print(f"`dislab report {args.dir}` marks them on the figures")
     return 0

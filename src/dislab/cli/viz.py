@@ -1,11 +1,15 @@
 """``dislab viz RUN_DIR``: reconstructions, prior samples, latent traversals (PNG + GIF) and
-the per-latent KL bar chart of a trained run."""
+the per-latent KL bar chart of a trained run.
+
+    dislab viz runs/b4                  # runs/b4/viz
+    dislab viz runs/b4 --gallery        # runs/b4/viz/gallery: the report's few pictures
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from dislab.viz import visualize
+from dislab.viz import gallery_images, visualize
 
 
 def register(subparsers) -> None:
@@ -20,10 +24,21 @@ def register(subparsers) -> None:
     p.add_argument("--num-points", type=int, default=1000,
                    help="observations for the per-latent KL chart")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--gallery", action="store_true",
+                   help="only the pictures of the report's gallery, in RUN_DIR/viz/gallery "
+                        "(reconstructions, a traversal strip and GIF, the KL bars, thumbnails; "
+                        "redrawn only for a new checkpoint); --seed and --device apply")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.gallery:
+        if args.out is not None:
+            raise ValueError("--out does not apply to --gallery: the gallery is written to "
+                             "RUN_DIR/viz/gallery")
+        paths = gallery_images(args.run_dir, seed=args.seed, device=args.device)
+        print(f"gallery pictures in {paths['reconstructions'].parent}")
+        return 0
     out = visualize(args.run_dir, args.out, seed=args.seed, num_animations=args.num_animations,
                     num_frames=args.num_frames, fps=args.fps, num_points=args.num_points,
                     device=args.device)

@@ -238,3 +238,48 @@ def _time_metric(run, rep, metric, run_dir, data, device, scales, metrics, repre
     if len(sizes) == 1:
         return times[1]
     return _extrapolate(points[1:], times[1:], _points(params))
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cached_estimate(study: str | Path, cache: str | Path, threads: int = 1) -> dict[str, Any]:
+    """:func:`estimate` of the study file or preset ``study`` at ``threads`` threads,
+    remembered in the JSON file ``cache`` and reused while the study's text, the CPU, the
+    thread count and the dislab version are the same (measuring takes tens of seconds).
+    Adds ``num_runs``, ``description`` and ``cpu`` to the estimate."""
+    import hashlib
+    import json
+    import warnings
+
+    from dislab import __version__
+    from dislab._io import write_json
+    from dislab.study import spec as study_spec
+
+    text, origin = study_spec.read_text(study)
+    key = {"study": hashlib.sha256(text.encode()).hexdigest(), "cpu": cpu_name(),
+           "threads": threads, "version": __version__}
+    try:
+        stored = json.loads(Path(cache).read_text())
+        if stored.get("key") == key:
+            return stored["estimate"]
+    except (OSError, ValueError, AttributeError):
+        pass  # absent or damaged: measure again
+    spec = study_spec.loads(text, origin)
+    with warnings.catch_warnings():  # convergence warnings of the tiny timing fits
+        warnings.simplefilter("ignore")
+        result = estimate(spec, threads=threads)
+    result = {**result, "num_runs": spec.num_runs, "description": spec.description,
+              "cpu": key["cpu"]}
+    write_json(cache, {"key": key, "estimate": result})
+    return result

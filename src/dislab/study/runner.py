@@ -338,14 +338,17 @@ def rebuild(out: str | Path, study: str | Path | StudySpec | None = None,
     whose training results and evaluations are all complete on disk
     (:func:`dislab.study.tasks.collect_scores`) is recorded ``done`` with its scores, a run
     that stopped on a non-finite loss (``failure.json``, no training results) ``failed``, and
-    every other run stays ``pending``, so ``dislab study run`` continues it. What only the old
-    store knew (timings, hosts, attempts, warnings, the reasons of other failures, runs
-    imported from dlib) is not rebuilt; the old file keeps it.
+    every other run stays ``pending``, so ``dislab study run`` continues it. External runs
+    (``dislab study add``) are kept: restored, row and scores, from their records in
+    ``out/external/`` (:func:`dislab.study.external.restore`). What only the old store knew
+    (timings, hosts, attempts, warnings, the reasons of other failures, runs imported from
+    dlib) is not rebuilt; the old file keeps it.
 
     Returns ``{"moved": where the old file went or None, "damage": what was wrong with it or
-    None, "counts": the runs by state}``.
+    None, "counts": the runs by state, "external": the external runs restored}``.
     """
     from dislab.study import store as results
+    from dislab.study.external import restore as restore_external
     from dislab.study.tasks import collect_scores
 
     out = Path(out)
@@ -387,8 +390,9 @@ def rebuild(out: str | Path, study: str | Path | StudySpec | None = None,
                 (out / SPEC_FILE).write_text(text)
             for model_num, outcome in outcomes.items():
                 store.record(model_num, outcome)
+            external = restore_external(store, out)
             counts = store.counts()
-    return {"moved": moved, "damage": damage, "counts": counts}
+    return {"moved": moved, "damage": damage, "counts": counts, "external": external}
 
 
 def _training_difference(run: RunSpec, run_dir: Path) -> list[str]:

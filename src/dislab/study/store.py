@@ -7,13 +7,18 @@ Tables::
             (JSON), state (pending | running | done | failed), attempts, started_at,
             finished_at, train_seconds, eval_seconds, total_seconds, device, data_source,
             host, failure (the reason), warnings (distinct warnings of the run), run_dir,
-            origin (dislab | dlib)
+            origin (dislab | dlib | external)
     scores  (model_num, representation, metric, key) -> value; the training results are
             stored with representation "" and metric "train"
 
 Every write is one short ``BEGIN IMMEDIATE`` transaction and every insert is an upsert on the
 primary key, so several processes may write at once (SQLite serialises them; the busy timeout
 makes them wait) and writing the same result twice never duplicates it.
+
+External runs (origin ``external``: made outside the study and scored with its evaluation by
+``dislab study add``, :mod:`dislab.study.external`) have negative model numbers (-1, -2, ...),
+which a study's enumeration (0, 1, ...) never reaches; they are not counted among the study's
+runs (:meth:`Store.counts`) and come after them in :meth:`Store.table`.
 
 A new store is made whole under a temporary name and then linked into place. An existing
 ``results.sqlite`` that is not a store (empty, not SQLite, without these tables, unreadable)
@@ -43,6 +48,7 @@ from dislab._io import atomic_path
 DB_FILE = "results.sqlite"
 STATES = ("pending", "running", "done", "failed")
 TRAIN = ("", "train")  # (representation, metric) of the training results
+EXTERNAL = "external"  # the origin of runs made outside the study (dislab study add)
 EXPORT_FORMATS = ("csv", "parquet")
 
 _SCHEMA = """
@@ -73,6 +79,9 @@ CREATE TABLE IF NOT EXISTS scores (
 );
 """
 
+# Columns that identify an external run (dislab study add) besides its result's.
+_EXTERNAL_COLUMNS = ("model_num", "dataset", "model", "seed", "sweep", "hyperparameters",
+                     "config", "origin")
 # Columns a finished (or failed) run's result may set.
 RESULT_COLUMNS = ("state", "started_at", "finished_at", "train_seconds", "eval_seconds",
                   "total_seconds", "device", "data_source", "host", "failure", "warnings",
@@ -355,18 +364,52 @@ class Store:
              for rep, metric, key, value in scores])
 
     def counts(self) -> dict[str, int]:
+        """The study's runs by state (external runs left out)."""
         counts = dict.fromkeys(STATES, 0)
-        counts.update(self.conn.execute("SELECT state, COUNT(*) FROM runs GROUP BY state"))
+        counts.update(self.conn.execute("SELECT state, COUNT(*) FROM runs WHERE origin != ? "
+                                        "GROUP BY state", (EXTERNAL,)))
         return counts
 
     def failures(self) -> list[tuple[int, str]]:
         return list(self.conn.execute(
             "SELECT model_num, failure FROM runs WHERE state = 'failed' ORDER BY model_num"))
 
+    def put_external(self, model_num: int, run: dict[str, Any], scores) -> None:
+        """Store a run made outside the study as ``done``, origin ``external``, under the
+        negative ``model_num``, with its ``scores`` (``[(representation, metric, key, value),
+        ...]``), in one transaction. ``run`` holds its columns: ``dataset, model, seed`` and
+        ``sweep, hyperparameters, config`` (dicts), and any of ``RESULT_COLUMNS``.
+
+        The run stored under ``model_num`` is replaced, scores and all, when it is the same
+        external run (same ``run_dir``, or for a representation function, which has none, the
+        same model name); any other run there is a ``ValueError``."""
+        if model_num >= 0:
+            raise ValueError(f"an external run's model_num must be negative (the study's are "
+                             f"0, 1, ...), got {model_num}")
+        values = {**run, **{k: json.dumps(run[k], sort_keys=True)
+                            for k in ("sweep", "hyperparameters", "config")},
+                  "model_num": model_num, "state": "done", "origin": EXTERNAL}
+        columns = [c for c in (*_EXTERNAL_COLUMNS, *RESULT_COLUMNS) if c in values]
+        with self.transaction() as conn:
+            held = conn.execute("SELECT origin, run_dir, model FROM runs WHERE model_num = ?",
+                                (model_num,)).fetchone()
+            if held is not None and held != (EXTERNAL, run.get("run_dir"), run["model"]):
+                raise ValueError(f"{self.path}: run {model_num} is another run ({held[2]}, "
+                                 f"{held[1] or 'no run directory'}); another `dislab study "
+                                 "add` took that number meanwhile: add again")
+            conn.execute("DELETE FROM scores WHERE model_num = ?", (model_num,))
+            conn.execute("DELETE FROM runs WHERE model_num = ?", (model_num,))
+            conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES "
+                         f"({', '.join('?' * len(columns))})", [values[c] for c in columns])
+            self._put_scores(conn, model_num, scores)
+
     # -- reading ------------------------------------------------------------------------------
 
     def runs_frame(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM runs ORDER BY model_num", self.conn)
+        """The ``runs`` table: the study's runs by model number, then the external ones
+        (-1, -2, ...)."""
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY origin = ?, ABS(model_num)",
+                                 self.conn, params=(EXTERNAL,))
 
     def scores_frame(self) -> pd.DataFrame:
         return pd.read_sql_query(
