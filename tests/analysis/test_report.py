@@ -123,6 +123,35 @@ def test_failures_are_listed(tmp_path):
     assert summary.loc[summary["state"] == "failed", "runs"].sum() == 1
 
 
+def _section_texts(text: str) -> dict[str, str]:
+    """Each analysis section's HTML, by key."""
+    keys = [s.key for s in SECTIONS]
+    starts = [text.index(f"<h2 id='{key}'>") for key in keys] + [len(text)]
+    return {key: text[start:end] for key, start, end in zip(keys, starts, starts[1:])}
+
+
+def test_a_store_of_failed_runs_only_says_what_is_missing(tmp_path):
+    table = planted_table(seeds=1, datasets=("alpha",)).assign(
+        state="failed", failure="worker lost")
+    text = write_report(table, tmp_path, **FAST).read_text(encoding="utf-8")
+    assert "0 done" not in text and f"{len(table)} failed" in text
+    assert "unknown (no finished run recorded its step)" in text
+    for key, section in _section_texts(text).items():
+        assert "This study: Undecided." in section, key
+        assert "not enough data: " in section or "no run has" in section, key
+    assert "<h3>Failures</h3>" in text and "worker lost" in text
+
+
+def test_a_single_run_gets_every_section_with_its_reason(tmp_path):
+    table = planted_table(seeds=1, datasets=("alpha",)).iloc[:1]
+    text = write_report(table, tmp_path, **FAST).read_text(encoding="utf-8")
+    sections = _section_texts(text)
+    assert len(sections) == len(SECTIONS)
+    assert all("This study: Undecided." in section for section in sections.values())
+    assert "too small to decide any of the paper's findings" in text
+    assert "a rank correlation needs at least 3 runs of a dataset" in sections["metric_agreement"]
+
+
 def test_cli_writes_the_report_of_a_stored_study(tmp_path, capsys, monkeypatch):
     small = planted_table(seeds=1, datasets=("alpha",))
     monkeypatch.setattr("dislab.study.load", lambda directory: small)

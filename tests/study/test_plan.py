@@ -150,11 +150,11 @@ def test_cached_estimate_measures_once_per_study_text(tmp_path, monkeypatch):
     monkeypatch.undo()  # the real cached_estimate (tests/conftest.py replaces it)
 
     calls = []
-    monkeypatch.setattr(plan, "estimate", lambda spec, threads: calls.append(threads) or {
+    monkeypatch.setattr(plan, "estimate", lambda spec, scales, threads: calls.append(scales) or {
         "train_seconds": 10.0, "eval_seconds": 5.0})
     cache = tmp_path / "plan.json"
     first = plan.cached_estimate("tiny", cache)
-    assert plan.cached_estimate("tiny", cache) == first and len(calls) == 1
+    assert plan.cached_estimate("tiny", cache) == first and calls == [plan.CACHED_SCALES]
     assert first["num_runs"] == 6 and first["cpu"] == plan.cpu_name()
     cache.write_text("{not json")  # damaged: measured again, not an error
     plan.cached_estimate("tiny", cache)
