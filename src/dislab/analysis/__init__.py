@@ -4,6 +4,7 @@
 >>> table = study.load("out/quick")                    # one row per run
 >>> analysis.metric_agreement(table)                   # a DataFrame
 >>> frame, figure = analysis.metric_agreement(table, plot=True)
+>>> analysis.findings(table)                          # one verdict per finding
 >>> analysis.write_report(table, "report/")            # report/index.html
 
 Each analysis takes the study DataFrame (:func:`dislab.study.load`), returns its numbers as
@@ -20,7 +21,8 @@ from dislab.analysis.correlation import (
     metric_agreement,
     unsupervised_vs_metrics,
 )
-from dislab.analysis.report import SECTIONS, WEAK_SECTIONS, write_report
+from dislab.analysis.placement import placement
+from dislab.analysis.report import SECTIONS, WEAK_SECTIONS, findings, write_report
 from dislab.analysis.scores import (
     decorrelation,
     hyperparameter_effect,
@@ -37,9 +39,11 @@ __all__ = [
     "decorrelation",
     "downstream_vs_metrics",
     "elbo_selection",
+    "findings",
     "hyperparameter_effect",
     "metric_agreement",
     "metric_distributions",
+    "placement",
     "seed_variation",
     "selection_transfer",
     "unsupervised_vs_metrics",
