@@ -1,5 +1,5 @@
 """Training benchmark: images/s per objective, peak memory, FLOP/s share of peak, data time,
-and a same-process comparison with the ``disent`` package.
+a same-process comparison with the ``disent`` package, and a trained run's denormal slowdown.
 
 Every measurement runs in a fresh subprocess (so peak RSS is its own) with
 ``OMP_NUM_THREADS`` = ``torch.set_num_threads`` = the thread count. A step is the real
@@ -19,10 +19,23 @@ loss, backward, Adam), batch 64, 64x64x1 images; the first ``--warmup`` steps ar
   torch 2.13.0+cpu and no working torchvision (CUDA-only wheels), so the script prepends an
   import stub for torchvision, which disent imports but never uses for this model.
 - ``--tcmalloc PATH`` reruns the beta-VAE workers with ``LD_PRELOAD=PATH``.
+- ``--from-run RUN_DIR ...`` (denormals) loads each run directory's checkpoint (weights and
+  Adam state, by dislab's own loading code) and its dataset as its ``config.json`` names it,
+  counts the subnormal floats (0 < |x| < ``finfo(float32).tiny``) in its weights and Adam
+  moments, and times its training step against a freshly initialised model of the same config,
+  each with denormals flushed (``torch.set_flush_denormal(True)``, dislab's default) and not:
+  one process, blocks of ``--block`` steps alternating over the (model, flush) pairs for
+  ``--rounds`` rounds, best and median ms/step of the blocks. Every block starts from a deep
+  copy of the model's saved state, so the trained state does not drift away.
+  ``--unflushed-steps N`` adds the checkpoint trained N more steps with denormals not flushed
+  (a checkpoint written under the flush holds zeros where unflushed training keeps
+  subnormals). ``--models`` with no name skips the per-model throughput.
 
     .venv/bin/python benchmarks/bench_train.py --threads 1 2 \\
         --disent-python /work/benchenv-train/bin/python \\
         --tcmalloc /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_train.py --threads 1 --models \\
+        --from-run RUN_DIR --block 10 --rounds 8 --unflushed-steps 1000 --out /tmp/denormal.json
 """
 
 from __future__ import annotations
@@ -109,6 +122,25 @@ def _time_steps(step, steps: int) -> float:
     return time.perf_counter() - start
 
 
+def _stepper(run, data, batch: int = BATCH):
+    """``(step, data_time)``: one real training step of ``run`` on a batch drawn from ``data``
+    with the run's own stream (a weak model draws ``batch`` pairs: 2 x ``batch`` images), and
+    a one-element list accumulating the seconds spent drawing."""
+    import torch
+
+    data_time = [0.0]
+    cpu = torch.device("cpu")
+
+    def step():
+        tick = time.perf_counter()
+        x, posterior = run.draw(data, batch, run.data_rng, cpu)
+        data_time[0] += time.perf_counter() - tick
+        run.step(x, run.iteration, posterior)
+        run.iteration += 1
+
+    return step, data_time
+
+
 def worker_dislab(model: str, threads: int, steps: int, warmup: int,
                   precision: str = "fp32") -> dict:
     import numpy as np
@@ -117,17 +149,8 @@ def worker_dislab(model: str, threads: int, steps: int, warmup: int,
     data = _dataset()
     run = _dislab_run(model, {"dlib_step_parity": False} if model == "factor_vae" else {},
                       precision)
-    data_time = [0.0]
-    cpu = torch.device("cpu")
-
-    def step():  # a weak model draws BATCH pairs: 2 x BATCH images
-        tick = time.perf_counter()
-        x, posterior = run.draw(data, BATCH, run.data_rng, cpu)
-        data_time[0] += time.perf_counter() - tick
-        run.step(x, run.iteration, posterior)
-        run.iteration += 1
-
-    x, posterior = run.draw(data, BATCH, np.random.RandomState(1), cpu)
+    step, data_time = _stepper(run, data)
+    x, posterior = run.draw(data, BATCH, np.random.RandomState(1), torch.device("cpu"))
     flops = count_flops(lambda: run.step(x, 0, posterior))
     _time_steps(step, warmup)
     data_time[0] = 0.0
@@ -141,6 +164,124 @@ def worker_dislab(model: str, threads: int, steps: int, warmup: int,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load": [load_before, os.getloadavg()[0]],
     }
+
+
+# -- denormals: a trained run's checkpoint against a fresh model (``--from-run``) ------------
+
+
+def _subnormal_count(tensors) -> list[int]:
+    """``[subnormal, total]`` values among float32 ``tensors``. Counted on the bits (exponent
+    0, mantissa not 0): with denormals flushed, comparisons treat a subnormal as 0."""
+    import torch
+
+    count = total = 0
+    for t in tensors:
+        if t is not None and t.dtype == torch.float32:
+            bits = t.detach().view(torch.int32) & 0x7FFFFFFF
+            count += int(((bits > 0) & (bits < 0x00800000)).sum())
+            total += t.numel()
+    return [count, total]
+
+
+def _subnormals(run) -> dict[str, list[int]]:
+    """Subnormal counts in a run's weights, gradients and Adam moments."""
+    params = [*run.vae.parameters(), *run.objective.parameters()]
+    states = [s for opt in (run.optimizer, run.aux_optimizer) if opt is not None
+              for s in opt.state.values()]
+    counts = {"weights": _subnormal_count(params),
+              "gradients": _subnormal_count(p.grad for p in params)}
+    for moment in ("exp_avg", "exp_avg_sq"):
+        counts[f"adam_{moment}"] = _subnormal_count(s.get(moment) for s in states)
+    return counts
+
+
+def _runs_from_dir(run_dir: str, unflushed_steps: int) -> tuple[dict, object, int]:
+    """``({name: _Run}, data, batch size)``: the run's checkpoint (model and optimiser
+    state, loaded by dislab's own code), optionally the same trained ``unflushed_steps`` more
+    steps with denormals not flushed, and a freshly initialised model of the same config."""
+    import copy
+
+    import torch
+
+    from dislab import data as datasets
+    from dislab.rundir import CHECKPOINT_FILE, load_checkpoint, read_config
+    from dislab.train import TrainConfig, _Run
+
+    record = read_config(run_dir)
+    resolved = record.pop("resolved")
+    config = TrainConfig.from_dict({**record, "progress": False})
+    data = datasets.get(config.dataset, source=resolved["dataset_source"],
+                        root=config.data_root)
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT_FILE)
+    step = int(state["iteration"]) * int(resolved["steps_per_iteration"])
+
+    def make(trained: bool):
+        run = _Run(config, int(resolved["num_channels"]), torch.device("cpu"))
+        if trained:  # a copy: Adam's load_state_dict keeps the given tensors
+            run.load_state_dict(copy.deepcopy(state))
+        return run
+
+    runs = {f"trained {step:,} steps": make(True)}
+    if unflushed_steps:
+        run = make(True)
+        torch.set_flush_denormal(False)
+        _time_steps(_stepper(run, data, config.batch_size)[0], unflushed_steps)
+        runs[f"trained {step:,} + {unflushed_steps:,} steps not flushed"] = run
+    runs["fresh"] = make(False)
+    return runs, data, config.batch_size
+
+
+def _stats(ms: list[float]) -> dict:
+    import statistics
+
+    return {"best": min(ms), "median": statistics.median(ms), "blocks": ms}
+
+
+def worker_denormals(run_dir: str, threads: int, block: int, warmup: int, rounds: int,
+                     unflushed_steps: int = 0) -> dict:
+    """Each model of :func:`_runs_from_dir` x denormals flushed / not, in alternating blocks
+    of ``block`` steps; every block starts from the model's saved state (a deep copy of its
+    weights, Adam moments and RNGs), so that the trained state does not drift away."""
+    import copy
+
+    torch = _setup(threads)
+    runs, data, batch = _runs_from_dir(run_dir, unflushed_steps)
+    snapshots = {name: copy.deepcopy(run.state_dict()) for name, run in runs.items()}
+    steppers = {name: _stepper(run, data, batch)[0] for name, run in runs.items()}
+
+    def restore(name: str):
+        run = runs[name]
+        run.load_state_dict(copy.deepcopy(snapshots[name]))  # a copy: see _runs_from_dir
+        for opt in (run.optimizer, run.aux_optimizer):
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+        return run
+
+    def block_ms(name: str, flush: bool, steps: int) -> float:
+        restore(name)
+        torch.set_flush_denormal(flush)
+        return 1000 * _time_steps(steppers[name], steps) / steps
+
+    modes = {False: "not_flushed", True: "flushed"}
+    result = {"run_dir": run_dir, "threads": threads, "block": block, "rounds": rounds,
+              "torch": torch.__version__, "flush_supported": torch.set_flush_denormal(True),
+              "subnormals": {name: _subnormals(restore(name)) for name in runs},
+              "after_unflushed_block": {}, "ms_per_step": {}}
+    for name, flush in itertools.product(runs, modes):
+        block_ms(name, flush, warmup)
+    times = {(name, flush): [] for name, flush in itertools.product(runs, modes)}
+    load_before = os.getloadavg()[0]
+    for r in range(rounds):  # short alternating blocks: load changes hit every contender alike
+        for name in runs:
+            for flush in (False, True) if r % 2 == 0 else (True, False):
+                times[name, flush].append(block_ms(name, flush, block))
+                if r == 0 and not flush:
+                    result["after_unflushed_block"][name] = _subnormals(runs[name])
+    torch.set_flush_denormal(True)
+    for (name, flush), ms in times.items():
+        result["ms_per_step"].setdefault(name, {})[modes[flush]] = _stats(ms)
+    result["load"] = [load_before, os.getloadavg()[0]]
+    return result
 
 
 def _images(batch):
@@ -260,17 +401,36 @@ def _spawn(python: str, args: list[str], threads: int, options: list[str],
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _print_denormals(row: dict) -> None:
+    print(f"denormals {row['run_dir']} {row['threads']}t, load {row['load'][0]:.1f}, "
+          f"ms/step best (median) of {row['rounds']} blocks of {row['block']}:")
+    for name, modes in row["ms_per_step"].items():
+        counts = row["subnormals"][name]
+        print(f"  {name:42s} " + "  ".join(
+            f"{mode} {t['best']:6.1f} ({t['median']:6.1f})" for mode, t in modes.items())
+            + "; subnormal weights {}/{}, Adam moments {}+{}".format(
+                *counts["weights"], counts["adam_exp_avg"][0], counts["adam_exp_avg_sq"][0]),
+            flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--models", nargs="+", default=list(MODELS),
-                   help=f"models to time (also {', '.join(WEAK_MODELS)})")
+    p.add_argument("--models", nargs="*", default=list(MODELS),
+                   help=f"models to time (also {', '.join(WEAK_MODELS)}; none: skip)")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
                    help="each model in each (bf16: autocast; needs native bf16)")
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--block", type=int, default=3, help="steps per interleaved block (disent)")
-    p.add_argument("--rounds", type=int, default=15, help="interleaved rounds (disent)")
+    p.add_argument("--block", type=int, default=3,
+                   help="steps per interleaved block (disent, denormals)")
+    p.add_argument("--rounds", type=int, default=15,
+                   help="interleaved rounds (disent, denormals)")
+    p.add_argument("--from-run", nargs="+", default=[], metavar="RUN_DIR",
+                   help="denormals: each run's checkpoint against a fresh model, flushed or not")
+    p.add_argument("--unflushed-steps", type=int, default=0,
+                   help="denormals: also time the checkpoint trained this many more steps "
+                        "with denormals not flushed")
     p.add_argument("--disent-python", default=None)
     p.add_argument("--tcmalloc", default=None)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "train.json"))
@@ -283,6 +443,9 @@ def main() -> None:
         elif kind == "dislab":
             print(json.dumps(worker_dislab(rest[0], int(rest[1]), args.steps, args.warmup,
                                            *rest[2:])))
+        elif kind == "denormals":
+            print(json.dumps(worker_denormals(rest[0], int(rest[1]), args.block, args.warmup,
+                                              args.rounds, args.unflushed_steps)))
         else:
             print(json.dumps(worker_compare(int(rest[0]), args.block, args.warmup, args.rounds)))
         return
@@ -294,7 +457,8 @@ def main() -> None:
     def save():  # after every measurement, so an interrupted run keeps what it measured
         out.write_text(json.dumps(report, indent=2) + "\n")
     options = ["--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--block", str(args.block), "--rounds", str(args.rounds)]
+               "--block", str(args.block), "--rounds", str(args.rounds),
+               "--unflushed-steps", str(args.unflushed_steps)]
     report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "runs": [],
               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     for threads in args.threads:
@@ -330,6 +494,11 @@ def main() -> None:
                     + f"; ratios {cmp['ratio_vs_disent_conv64']:.2f}x, "
                     f"{cmp['ratio_vs_disent_dlib_arch']:.2f}x; load {cmp['load'][0]:.1f}",
                     flush=True)
+        for run_dir in args.from_run:
+            row = _spawn(python, ["denormals", run_dir, str(threads)], threads, options)
+            report.setdefault("denormals", []).append(row)
+            save()
+            _print_denormals(row)
     print(f"written to {args.out}")
 
 
