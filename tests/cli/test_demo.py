@@ -21,6 +21,12 @@ def test_demo_runs_a_study_and_writes_its_report(tmp_path, capsys):
     index = tmp_path / "tiny" / "report" / "index.html"
     assert index.is_file() and str(index.resolve()) in out
     assert "6 done" in out
-    assert "gallery of 6 run(s): " in out
-    assert "<h2 id='gallery'>Gallery of the trained models</h2>" in index.read_text()
+    assert "pca_baseline on dsprites_full: scored" in out
+    assert "gallery of 7 run(s): " in out  # the 6 trained runs and the baseline
+    text = index.read_text()
+    assert "<h2 id='gallery'>Gallery of the trained models</h2>" in text
+    assert "<h2 id='placement'>" in text and "pca_baseline" in text
+    # a second demo reuses everything: nothing trained or scored again
+    assert main(["demo", "--out", str(tmp_path), "--study", "tiny"]) == 0
+    assert "scored" not in capsys.readouterr().out
     assert (tmp_path / "tiny" / "report" / "gallery" / "0" / "traversal_thumb.png").is_file()

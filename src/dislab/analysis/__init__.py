@@ -21,7 +21,6 @@ from dislab.analysis.correlation import (
     metric_agreement,
     unsupervised_vs_metrics,
 )
-from dislab.analysis.placement import placement
 from dislab.analysis.report import SECTIONS, WEAK_SECTIONS, findings, write_report
 from dislab.analysis.scores import (
     decorrelation,
@@ -43,7 +42,6 @@ __all__ = [
     "hyperparameter_effect",
     "metric_agreement",
     "metric_distributions",
-    "placement",
     "seed_variation",
     "selection_transfer",
     "unsupervised_vs_metrics",
