@@ -16,8 +16,10 @@ loss, backward, Adam), batch 64, 64x64x1 images; the first ``--warmup`` steps ar
   ``BetaVae`` wrapping dislab's exact dlib architecture, so the ratio is same-process and
   same-torch. disent is driven by calling its ``training_step`` + its own optimiser (what
   Lightning's automatic optimisation does, minus Lightning's loop overhead). Its venv has
-  torch 2.13.0+cpu and no working torchvision (CUDA-only wheels), so the script prepends an
-  import stub for torchvision, which disent imports but never uses for this model.
+  torch 2.13.0+cpu and no working torchvision (CUDA-only wheels), so the script writes a stub
+  torchvision package into a temporary folder and prepends it to the path (disent and
+  torchmetrics import names from it at import time; this model never uses them). With
+  ``--precisions ... bf16`` the comparison also runs dislab's bf16 step.
 - ``--tcmalloc PATH`` reruns the beta-VAE workers with ``LD_PRELOAD=PATH``.
 - ``--from-run RUN_DIR ...`` (denormals) loads each run directory's checkpoint (weights and
   Adam state, by dislab's own loading code) and its dataset as its ``config.json`` names it,
@@ -54,7 +56,36 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
 MODELS = ("beta_vae", "annealed_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae")
 WEAK_MODELS = ("ada_gvae", "ada_ml_vae")  # a step is BATCH pairs: 2 x BATCH images
-STUB = Path("/work/benchenv-train/torchvision-stub")
+# disent 0.8 (and the torchmetrics that lightning pulls in) import names from torchvision at
+# import time; none is used by disent's BetaVae and Conv64 models. Where torchvision is
+# missing, a stub package stands in: every module hands out placeholder classes that fail only
+# when called.
+_STUB_MODULE = (
+    "def __getattr__(name):\n"
+    "    if name.startswith('__'):\n"
+    "        raise AttributeError(name)\n"
+    "    def unavailable(*args, **kwargs):\n"
+    "        raise ImportError(f'torchvision stub: {name} is not available')\n"
+    "    return type(name, (), {'__init__': unavailable, '__call__': unavailable})\n")
+TORCHVISION_STUB = {
+    "__init__.py": "__version__ = '0.28.0'\n" + _STUB_MODULE,
+    **{f"{module}.py": _STUB_MODULE for module in ("datasets", "models", "io", "utils", "ops")},
+    "transforms/__init__.py": _STUB_MODULE,
+    "transforms/functional.py": _STUB_MODULE,
+    "transforms/v2/__init__.py": _STUB_MODULE,
+}
+
+
+def _torchvision_stub() -> Path:
+    """A temporary folder holding the stub ``torchvision`` package (:data:`TORCHVISION_STUB`)."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="torchvision-stub-"))
+    for name, text in TORCHVISION_STUB.items():
+        path = root / "torchvision" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
 
 
 # -- workers (run inside a subprocess) ---------------------------------------------------------
@@ -326,10 +357,16 @@ def _dlib_arch_for_disent():
     return Encoder().to(memory_format=torch.channels_last), Decoder()
 
 
-def worker_compare(threads: int, block: int, warmup: int, rounds: int) -> dict:
+def worker_compare(threads: int, block: int, warmup: int, rounds: int,
+                   bf16: bool = False) -> dict:
+    """dislab's beta-VAE step (and with ``bf16`` its bf16 autocast step) against disent's two
+    contenders, in interleaved blocks in this one process (see the module docstring)."""
     import warnings
 
-    sys.path.insert(0, str(STUB))
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(_torchvision_stub()))
     warnings.simplefilter("ignore")
     torch = _setup(threads)
     from disent.model.ae import DecoderConv64, EncoderConv64
@@ -337,6 +374,7 @@ def worker_compare(threads: int, block: int, warmup: int, rounds: int) -> dict:
     data = _dataset()
     rng_disent = __import__("numpy").random.RandomState(0)
     run = _dislab_run("beta_vae", {"beta": 4.0})
+    run_bf16 = _dislab_run("beta_vae", {"beta": 4.0}, precision="bf16") if bf16 else None
     contenders = {"dislab": None,
                   "disent_conv64": _disent_betavae(EncoderConv64(x_shape=(1, 64, 64), z_size=10,
                                                                  z_multiplier=2),
@@ -356,11 +394,16 @@ def worker_compare(threads: int, block: int, warmup: int, rounds: int) -> dict:
         return step
 
     steppers = {"dislab": dislab_step}
+    if bf16:
+        steppers["dislab_bf16"] = lambda: run_bf16.step(
+            _images(data.sample_observations(BATCH, run_bf16.data_rng)), 0)
     for name in ("disent_conv64", "disent_dlib_arch"):
         steppers[name] = disent_step(*contenders[name])
     flops = {}
     x = _images(data.sample_observations(BATCH, rng_disent))
     flops["dislab"] = count_flops(lambda: run.step(x, 0))
+    if bf16:
+        flops["dislab_bf16"] = flops["dislab"]  # the same convolutions, in bf16
     for name in ("disent_conv64", "disent_dlib_arch"):
         flops[name] = count_flops(steppers[name])
     seconds = dict.fromkeys(steppers, 0.0)
@@ -378,8 +421,10 @@ def worker_compare(threads: int, block: int, warmup: int, rounds: int) -> dict:
                         "gflops": flops[name] * total / seconds[name] / 1e9,
                         "flops_per_step": flops[name]}
     for name in ("disent_conv64", "disent_dlib_arch"):
-        result[f"ratio_vs_{name}"] = (result["dislab"]["images_per_s"]
-                                      / result[name]["images_per_s"])
+        for ours in [o for o in ("dislab", "dislab_bf16") if o in steppers]:
+            suffix = "_bf16" if ours == "dislab_bf16" else ""
+            result[f"ratio{suffix}_vs_{name}"] = (result[ours]["images_per_s"]
+                                                  / result[name]["images_per_s"])
     return result
 
 
@@ -399,6 +444,16 @@ def _spawn(python: str, args: list[str], threads: int, options: list[str],
     if out.returncode:
         raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _print_comparison(cmp: dict, threads: int) -> None:
+    contenders = [k for k in ("dislab", "dislab_bf16", "disent_conv64", "disent_dlib_arch")
+                  if k in cmp]
+    ratios = [k for k in cmp if k.startswith("ratio")]
+    print(f"disent comparison {threads}t {cmp['allocator']}: "
+          + ", ".join(f"{k} {cmp[k]['images_per_s']:.1f} img/s" for k in contenders)
+          + "; " + ", ".join(f"{k} {cmp[k]:.2f}x" for k in ratios)
+          + f"; load {cmp['load'][0]:.1f}", flush=True)
 
 
 def _print_denormals(row: dict) -> None:
@@ -447,7 +502,8 @@ def main() -> None:
             print(json.dumps(worker_denormals(rest[0], int(rest[1]), args.block, args.warmup,
                                               args.rounds, args.unflushed_steps)))
         else:
-            print(json.dumps(worker_compare(int(rest[0]), args.block, args.warmup, args.rounds)))
+            print(json.dumps(worker_compare(int(rest[0]), args.block, args.warmup, args.rounds,
+                                            bf16="bf16" in rest[1:])))
         return
 
     python = sys.executable
@@ -483,17 +539,13 @@ def main() -> None:
                       f"load {row['load'][0]:.1f}", flush=True)
         if args.disent_python:
             for preload in [None] + ([args.tcmalloc] if args.tcmalloc else []):
-                cmp = _spawn(args.disent_python, ["compare", str(threads)], threads, options,
-                             preload)
+                bf16 = ["bf16"] if "bf16" in args.precisions else []
+                cmp = _spawn(args.disent_python, ["compare", str(threads), *bf16], threads,
+                             options, preload)
                 cmp["allocator"] = "tcmalloc" if preload else "glibc (malloc env vars)"
                 report.setdefault("disent", []).append(cmp)
                 save()
-                print(f"disent comparison {threads}t {cmp['allocator']}: " + ", ".join(
-                    f"{k} {cmp[k]['images_per_s']:.1f} img/s" for k in
-                    ("dislab", "disent_conv64", "disent_dlib_arch"))
-                    + f"; ratios {cmp['ratio_vs_disent_conv64']:.2f}x, "
-                    f"{cmp['ratio_vs_disent_dlib_arch']:.2f}x; load {cmp['load'][0]:.1f}",
-                    flush=True)
+                _print_comparison(cmp, threads)
         for run_dir in args.from_run:
             row = _spawn(python, ["denormals", run_dir, str(threads)], threads, options)
             report.setdefault("denormals", []).append(row)
