@@ -102,11 +102,12 @@ def test_seed_order_sorts_metrics_by_dlib_name():
 
 
 def test_every_preset_parses_and_round_trips():
-    assert {"paper", "quick", "dsprites-small", "tiny"} <= set(study_spec.presets())
+    assert {"paper", "quick", "findings", "dsprites-small", "tiny"} <= set(study_spec.presets())
     for name in study_spec.presets():
         spec = study_spec.load(name)
         assert study_spec.parse(spec.to_dict()) == spec
     assert study_spec.load("quick").num_runs == 48
+    assert study_spec.load("findings").num_runs == 144
     assert study_spec.load("dsprites-small").num_runs == 108
 
 

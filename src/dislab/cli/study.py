@@ -18,7 +18,8 @@ import sys
 import warnings
 from pathlib import Path
 
-STUDY_HELP = "a study TOML file or a preset name (paper, quick, dsprites-small, tiny)"
+STUDY_HELP = ("a study TOML file or a preset name (paper, quick, findings, dsprites-small, tiny, "
+              "weak, weak-quick)")
 
 
 def register(subparsers) -> None:
