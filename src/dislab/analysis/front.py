@@ -86,7 +86,7 @@ def scale(table: pd.DataFrame) -> dict[str, str]:
         "datasets": ", ".join(f"{d} ({sources.get(d) or 'unknown source'})"
                               for d in sorted(table["dataset"].unique())),
         "models": f"{own['model'].nunique()}",
-        "seeds": f"{runs['seed'].nunique()} per configuration at most",
+        "seeds": f"{runs['seed'].nunique()} distinct",
     }
 
 

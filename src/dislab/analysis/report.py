@@ -143,8 +143,8 @@ def write_report(table: pd.DataFrame, out: str | Path, *, title: str = "study",
     :func:`dislab.viz.gallery_for_table`) appends the gallery of the trained models
     (:func:`dislab.analysis.gallery.gallery_html`, pictures copied into ``out/gallery``).
     The page opens with the front page (:func:`dislab.analysis.front.front_page`): the
-    study's scale, one row per finding and, when no finding is decided, a banner naming the
-    study that ``bigger`` (called only then) describes."""
+    study's scale, one row per finding and, when most findings are Undecided, a banner naming
+    the study that ``bigger`` (called only then) describes."""
     out = Path(out)
     options = {"seed": seed, "num_resamples": num_resamples}
     parts = [_summary(table, out)]
@@ -160,10 +160,11 @@ def write_report(table: pd.DataFrame, out: str | Path, *, title: str = "study",
         text, verdict = _section(section, runs, out, options)
         parts.append(text)
         found.append((section, verdict))
+    rows = findings_frame(found)
     with atomic_path(out / "tables" / "findings.csv") as tmp:  # one row per finding
-        findings_frame(found).to_csv(tmp, index=False)
+        rows.to_csv(tmp, index=False)
     parts.insert(0, f"<h1>dislab report: {html.escape(title)}</h1>"
-                 + front_page(table, findings_frame(found), bigger))
+                 + front_page(table, rows, bigger))
     for key, (text, frame) in (extra or {}).items():
         parts.append(f"<h2>{html.escape(key)}</h2><p>{html.escape(text)}</p>"
                      + _table(frame, out, _slug(key)))

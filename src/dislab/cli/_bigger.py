@@ -1,5 +1,5 @@
-"""The bigger study that the report's banner names when a study decides nothing, with its
-cost measured on this machine (:func:`dislab.study.plan.cached_estimate`)."""
+"""The bigger study that the report's banner names when a study leaves most findings
+Undecided, with its cost measured on this machine (:func:`dislab.study.plan.cached_estimate`)."""
 
 from __future__ import annotations
 

@@ -294,17 +294,17 @@ def _score_run_dir(study_dir: str | Path, spec: StudySpec, run: RunSpec, run_dir
     """Score ``run_dir`` as ``run`` (:func:`dislab.scoring.score_run`: results written into
     it, those stored before reused) and store it with its training results."""
     from dislab.scoring import score_run
-    from dislab.study.tasks import _metric_scores, _train_scores, evaluations
+    from dislab.study.tasks import evaluations, metric_scores, train_scores
     from dislab.train import TrainConfig
 
     started, tick = time.time(), time.perf_counter()
     data = _data(spec, run.dataset)
     records = score_run(run_dir, evaluations(run), data=data, mode=run.metric_mode,
                         device=device, allow_unfinished=allow_unfinished, progress=progress)
-    scores, notes = _metric_scores(records), []
+    scores, notes = metric_scores(records), []
     if rundir.is_finished(run_dir):
         results = rundir.read_train_results(run_dir)
-        scores = _train_scores(results) + scores
+        scores = train_scores(results) + scores
         wanted = spec.train.get("eval_samples", TrainConfig.eval_samples)
         if results.get("eval_samples", wanted) != wanted:
             notes.append(f"training results averaged over {results['eval_samples']} samples "
@@ -333,7 +333,7 @@ def add_representation(study_dir: str | Path, function: Callable[[np.ndarray], n
     the same ``name`` is an error unless ``replace``, which scores it again in its place.
     """
     from dislab.scoring import score_function
-    from dislab.study.tasks import _metric_scores, evaluations
+    from dislab.study.tasks import evaluations, metric_scores
 
     if not callable(function):
         raise TypeError(f"function must be callable (images -> codes), got {function!r}")
@@ -357,7 +357,7 @@ def add_representation(study_dir: str | Path, function: Callable[[np.ndarray], n
     records = score_function(function, data, evaluations(run), mode=run.metric_mode,
                              progress=progress)
     _store(study_dir, model_num, _row(run, data, started, tick, None, None, notes),
-           _metric_scores(records))
+           metric_scores(records))
     with Store(study_dir, create=False) as store:
         table = store.table()
     return table.loc[table["model_num"] == model_num].iloc[0].dropna()

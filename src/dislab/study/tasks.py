@@ -72,12 +72,12 @@ def execute(run: RunSpec, run_dir: str | Path, device: str | None = None,
     trained = time.perf_counter()
     train(config, data=data, recompute_results=True)
     train_seconds = time.perf_counter() - trained
-    scores = _train_scores(rundir.read_train_results(run_dir))
+    scores = train_scores(rundir.read_train_results(run_dir))
     evaluated = time.perf_counter()
     device_name = str(rundir.resolve_device(config.device))
     records = score_run(run_dir, evaluations(run), data=data, mode=run.metric_mode,
                         device=device_name)
-    scores += _metric_scores(records)
+    scores += metric_scores(records)
     return {"train_seconds": train_seconds, "eval_seconds": time.perf_counter() - evaluated,
             "setup_seconds": trained - start, "device": device_name,
             "data_source": data.source, "scores": scores}
@@ -97,15 +97,15 @@ def collect_scores(run: RunSpec, run_dir: str | Path) -> list[Score] | None:
     records = [stored_result(run_dir, e, run.metric_mode, step) for e in evaluations(run)]
     if any(r is None for r in records):
         return None
-    return _train_scores(train_results) + _metric_scores(records)
+    return train_scores(train_results) + metric_scores(records)
 
 
-def _train_scores(results: dict[str, Any]) -> list[Score]:
+def train_scores(results: dict[str, Any]) -> list[Score]:
     return [("", "train", k, v) for k, v in results.items()
             if k not in TRAIN_KEYS_SKIPPED and _is_number(v)]
 
 
-def _metric_scores(records: list[dict[str, Any]]) -> list[Score]:
+def metric_scores(records: list[dict[str, Any]]) -> list[Score]:
     return [(r["representation"], r["metric"], k, v) for r in records
             for k, v in r["scores"].items() if _is_number(v)]
 
